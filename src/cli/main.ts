@@ -1,0 +1,170 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/environment.js';
+import { openDatabase, type DatabaseHandle } from '../db/database.js';
+import { LastUsedRecorder } from '../db/last-used-recorder.js';
+import { migrateToLatest } from '../db/migrations.js';
+import { ExpectedError } from '../errors.js';
+import { listManagementTokens, findManagementToken, touchManagementTokens } from '../features/management-tokens/management-token.repository.js';
+import { ManagementTokenService } from '../features/management-tokens/management-token.service.js';
+import { OrganizationService } from '../features/organizations/organization.service.js';
+import { createLogger } from '../logger.js';
+
+const usage = `Usage: keyroute <command> [options]
+
+Commands:
+  migrate                                   Apply pending database migrations.
+  organizations create --name NAME          Create an organization; prints its id.
+  organizations list                        List organizations.
+  tokens create --organization ID --scope read|write --actor LABEL
+                                            Create a management token; prints it once.
+  tokens list --organization ID             List an organization's tokens (never their secrets).
+  tokens revoke TOKEN_ID                    Revoke a management token.
+
+Options:
+  --json    Print machine-readable JSON instead of text.
+  --help    Show this help.
+
+The database comes from DATABASE_URL, or the embedded database in DATA_DIR when it is unset.`;
+
+class UsageError extends Error {}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function requireOption(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`Missing --${name}.`);
+  return value;
+}
+
+function requireUuid(value: string, what: string): string {
+  if (!uuidPattern.test(value)) throw new UsageError(`${what} must be a UUID such as 3f1c…, got ${JSON.stringify(value)}.`);
+  return value.toLowerCase();
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      organization: { type: 'string' },
+      scope: { type: 'string' },
+      actor: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const [group, action, argument] = positionals;
+  if (values.help || !group) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+
+  const config = loadConfig(process.env);
+  const logger = createLogger({ level: 'warn' });
+  const database = await openDatabase(config.database);
+  const print = (text: string, json: unknown) => process.stdout.write(`${values.json ? JSON.stringify(json) : text}\n`);
+
+  try {
+    await runCommand(database, group, action, argument, values, print);
+  } finally {
+    await database.close();
+    logger.flush();
+  }
+
+  async function runCommand(
+    handle: DatabaseHandle,
+    commandGroup: string,
+    commandAction: string | undefined,
+    commandArgument: string | undefined,
+    options: typeof values,
+    output: typeof print,
+  ): Promise<void> {
+    const command = commandAction ? `${commandGroup} ${commandAction}` : commandGroup;
+    if (command !== 'migrate') await ensureMigrated(handle);
+
+    const organizations = new OrganizationService(handle.db);
+    const tokens = new ManagementTokenService(
+      handle.db,
+      new LastUsedRecorder((ids, at) => touchManagementTokens(handle.db, ids, at), { intervalMs: 60_000, logger }),
+    );
+
+    switch (command) {
+      case 'migrate': {
+        const { applied, status } = await migrateToLatest(handle.db);
+        output(
+          applied.length > 0 ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The database is up to date.',
+          { applied, newer: status.newer },
+        );
+        return;
+      }
+      case 'organizations create': {
+        const organization = await organizations.create(requireOption(options, 'name'));
+        output(`Created organization ${organization.id} (${organization.name})`, organization);
+        return;
+      }
+      case 'organizations list': {
+        const list = await organizations.list();
+        output(list.map((organization) => `${organization.id}  ${organization.name}`).join('\n') || 'No organizations.', list);
+        return;
+      }
+      case 'tokens create': {
+        const organizationId = requireUuid(requireOption(options, 'organization'), '--organization');
+        const scope = requireOption(options, 'scope');
+        if (scope !== 'read' && scope !== 'write') throw new UsageError(`--scope must be read or write, got ${JSON.stringify(scope)}.`);
+        if (!(await organizations.find(organizationId))) throw new UsageError(`No organization with id ${organizationId}.`);
+        const { token, record } = await tokens.issue({ organizationId, scope, actorLabel: requireOption(options, 'actor') });
+        output(
+          `Created ${scope} token ${record.id} for "${record.actorLabel}". It is shown only this once:\n${token}`,
+          { id: record.id, organizationId, scope, actorLabel: record.actorLabel, token },
+        );
+        return;
+      }
+      case 'tokens list': {
+        const organizationId = requireUuid(requireOption(options, 'organization'), '--organization');
+        const list = await listManagementTokens(handle.db, organizationId);
+        output(
+          list
+            .map((token) => `${token.id}  ${token.scope.padEnd(5)}  ${token.displayPrefix}…  ${token.actorLabel}${token.revokedAt ? '  (revoked)' : ''}`)
+            .join('\n') || 'No tokens.',
+          list,
+        );
+        return;
+      }
+      case 'tokens revoke': {
+        if (!commandArgument) throw new UsageError('Missing TOKEN_ID: keyroute tokens revoke TOKEN_ID');
+        const id = requireUuid(commandArgument, 'TOKEN_ID');
+        if (await tokens.revoke(id)) {
+          output(`Revoked token ${id}.`, { id, revoked: true });
+          return;
+        }
+        const existing = await findManagementToken(handle.db, id);
+        if (!existing) throw new UsageError(`No management token with id ${id}.`);
+        output(`Token ${id} was already revoked.`, { id, revoked: true });
+        return;
+      }
+      default:
+        throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+    }
+  }
+}
+
+async function ensureMigrated(database: DatabaseHandle): Promise<void> {
+  const { applied } = await migrateToLatest(database.db);
+  if (applied.length > 0) process.stderr.write(`Applied ${applied.length} pending migration(s).\n`);
+}
+
+try {
+  await run(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError) {
+    process.stderr.write(`keyroute: ${error.message}\n\n${usage}\n`);
+    process.exit(2);
+  }
+  const code = (error as { code?: string }).code;
+  if (error instanceof ExpectedError || code === 'invalid_configuration' || code === 'database_unavailable' || code === 'migration_failed' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`keyroute: ${(error as Error).message}\n`);
+    process.exit(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+  }
+  throw error;
+}

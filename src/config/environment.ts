@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { databaseEnvironment } from './database.config.js';
+import { graphqlEnvironment } from './graphql.config.js';
+import { serverEnvironment } from './server.config.js';
+
+const environment = z.object({
+  ...serverEnvironment.shape,
+  ...databaseEnvironment.shape,
+  ...graphqlEnvironment.shape,
+});
+
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+/** Raised when the environment has invalid values; lists every one of them, not only the first. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_configuration';
+
+  constructor(readonly issues: ConfigIssue[]) {
+    super(
+      `Invalid configuration (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n` +
+        issues.map((issue) => `  ${issue.variable}: ${issue.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(variables: Record<string, string | undefined>) {
+  const parsed = environment.safeParse(variables);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(environment)'),
+        message: issue.message,
+      })),
+    );
+  }
+  const env = parsed.data;
+
+  return {
+    environment: env.NODE_ENV,
+    server: {
+      host: env.LISTEN_HOST,
+      port: env.PORT,
+      corsOrigins: env.CORS_ORIGINS,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+      shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
+    },
+    log: { level: env.LOG_LEVEL },
+    database: {
+      url: env.DATABASE_URL,
+      dataDirectory: env.DATA_DIR,
+      poolMax: env.DATABASE_POOL_MAX,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      migrateOnStart: env.MIGRATE_ON_START,
+    },
+    graphql: {
+      graphiql: env.NODE_ENV !== 'production',
+      maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxAliases: env.GRAPHQL_MAX_ALIASES,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
+      maxCost: env.GRAPHQL_MAX_COST,
+    },
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

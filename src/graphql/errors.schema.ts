@@ -1,0 +1,58 @@
+import { ConflictError, ExpectedError, ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
+import { builder } from './builder.js';
+import { encodeGlobalID } from './global-id.js';
+
+export const ErrorInterface = builder.interfaceRef<ExpectedError>('Error').implement({
+  description: 'An expected failure, returned as a member of a result union.',
+  fields: (t) => ({
+    message: t.exposeString('message', { description: 'What failed and how to fix it, for people.' }),
+    code: t.exposeString('code', { description: 'Stable machine-readable code, for programs.' }),
+  }),
+});
+
+const FieldErrorRef = builder.objectRef<FieldIssue>('FieldError').implement({
+  description: 'One invalid input value.',
+  fields: (t) => ({
+    path: t.stringList({
+      description: 'Path of the value in the operation arguments, such as `["input", "modelAllowList", "2"]`.',
+      resolve: (issue) => issue.path.map(String),
+    }),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  description: 'The input is invalid. `fieldErrors` lists every invalid value with its path.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ValidationError,
+  fields: (t) => ({
+    fieldErrors: t.field({ type: [FieldErrorRef], resolve: (error) => error.issues }),
+  }),
+});
+
+builder.objectType(NotFoundError, {
+  name: 'NotFoundError',
+  description: 'No such object in this organization. Ids of other organizations are reported the same way.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof NotFoundError,
+  fields: (t) => ({
+    id: t.id({ description: 'The id that was looked up.', resolve: (error) => encodeGlobalID(error.typeName, error.id) }),
+  }),
+});
+
+builder.objectType(ConflictError, {
+  name: 'ConflictError',
+  description: 'The change conflicts with an existing object or an earlier request.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ConflictError,
+  fields: () => ({}),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description: 'The management token is not allowed to do this, such as a read token running a mutation.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ForbiddenError,
+  fields: () => ({}),
+});

@@ -1,0 +1,10 @@
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.schema.js';
+import './viewer.schema.js';
+import '../features/gateway-keys/gateway-key.schema.js';
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,10 @@
+import type { GatewayKeyService } from './features/gateway-keys/gateway-key.service.js';
+import type { ManagementTokenService } from './features/management-tokens/management-token.service.js';
+import type { OrganizationService } from './features/organizations/organization.service.js';
+
+/** Domain services, built once at start and shared by every request. */
+export interface Services {
+  organizations: OrganizationService;
+  managementTokens: ManagementTokenService;
+  gatewayKeys: GatewayKeyService;
+}
