@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships CommonJS (`main`) and ESM (`module`). Node loads the CommonJS build for the
+    // libraries in node_modules, while Vite would give our sources the ESM build: two GraphQLError
+    // classes, so Yoga would mask the errors our resolvers and scalars throw. One build for both.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,

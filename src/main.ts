@@ -1,5 +1,6 @@
 import { formatFirstStartBanner } from './bootstrap/first-start.js';
 import { loadConfig } from './config/environment.js';
+import { CryptoError } from './crypto/errors.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 
@@ -40,7 +41,12 @@ try {
   process.once('SIGINT', onSignal);
 } catch (error) {
   const code = (error as { code?: string }).code;
-  const expected = code === 'database_unavailable' || code === 'listen_failed' || code === 'migration_failed';
+  const expected =
+    error instanceof CryptoError ||
+    code === 'database_unavailable' ||
+    code === 'listen_failed' ||
+    code === 'migration_failed' ||
+    code === 'invalid_platform_credentials';
   logger.fatal({ err: expected ? undefined : error }, 'Start failed');
   logger.flush();
   exitWithError(expected ? (error as Error).message : `start failed: ${(error as Error).stack ?? String(error)}`);

@@ -9,7 +9,12 @@ export interface RequestIds {
 
 export const requestContext = new AsyncLocalStorage<RequestIds>();
 
-/** pino mixin: adds the current request's ids to each log line. */
+/**
+ * pino mixin: adds the current request's ids to each log line. It returns a copy because pino
+ * merges each line's own fields into the object the mixin returns, which would otherwise carry
+ * them into every later line of the request.
+ */
 export function requestIdsMixin(): object {
-  return requestContext.getStore() ?? {};
+  const ids = requestContext.getStore();
+  return ids ? { ...ids } : {};
 }

@@ -2,8 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App } from './app.js';
 import { runFirstStart, type FirstStartResult } from './bootstrap/first-start.js';
 import type { Config } from './config/environment.js';
+import { createKeyBackend } from './crypto/create-key-backend.js';
+import { runKeyCheck } from './crypto/key-check.js';
+import { SecretBox } from './crypto/secret-box.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
-import { migrateToLatest } from './db/migrations.js';
+import { MigrationError, migrateToLatest, readMigrationStatus } from './db/migrations.js';
 import type { Logger } from './logger.js';
 
 export interface RunningServer {
@@ -29,8 +32,31 @@ export async function startServer(
     if (config.database.migrateOnStart) {
       const { applied } = await migrateToLatest(database.db);
       if (applied.length > 0) logger.info({ applied }, 'Migrations applied');
+    } else {
+      // Every component below reads tables of the migrations, so starting without them fails later
+      // and less clearly.
+      const { pending } = await readMigrationStatus(database.db);
+      if (pending.length > 0) {
+        throw new MigrationError(
+          `The database lacks ${pending.length} migration(s) of this build (${pending.join(', ')}) and MIGRATE_ON_START is false. ` +
+            'Run `npm run migrate` (or `keyroute migrate`) first, or set MIGRATE_ON_START=true.',
+        );
+      }
     }
-    const app = createApp({ config, logger, database });
+    const backend = await createKeyBackend(config.crypto, {
+      dataDirectory: config.database.dataDirectory,
+      embedded: database.kind === 'pglite',
+      logger,
+    });
+    const secretBox = new SecretBox(backend);
+    try {
+      // Refuses a key that cannot read this database's secrets before anything is written with it.
+      await runKeyCheck(database.db, secretBox, logger);
+    } catch (error) {
+      backend.close();
+      throw error;
+    }
+    const app = createApp({ config, logger, database, secretBox });
     const firstStart = await runFirstStart(database, app.services);
     const address = await app.listen();
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

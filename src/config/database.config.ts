@@ -25,6 +25,15 @@ export const databaseEnvironment = z.object({
         });
         return z.NEVER;
       }
+      try {
+        decodeURIComponent(url.pathname);
+      } catch {
+        context.addIssue({
+          code: 'custom',
+          message: 'expected a percent-encoded database name, with % written as %25; the URL path has an invalid % sequence',
+        });
+        return z.NEVER;
+      }
       if (url.pathname.length <= 1 && !url.searchParams.has('host')) {
         context.addIssue({
           code: 'custom',

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -16,6 +17,8 @@ export interface DatabaseHandle {
   location: string;
   /** The pg pool, for pool metrics and a dedicated listener connection; absent on PGlite. */
   pool?: pg.Pool;
+  /** The embedded database, for its notifications; absent on PostgreSQL. */
+  pglite?: PGlite;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,10 @@ async function openPostgres(url: string, config: Config['database']): Promise<Da
   });
   // An idle client that loses its connection emits on the pool; without a listener that would crash.
   pool.on('error', () => undefined);
+  // A client checked out of the pool also emits 'error' when its connection drops, such as in the
+  // middle of a transaction, and pg-pool listens only on idle clients. The query in flight still
+  // fails with the error, and the pool discards the client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
@@ -101,7 +108,7 @@ async function openPglite(dataDirectory: string): Promise<DatabaseHandle> {
 /** Wraps an open PGlite instance, such as an in-memory one in tests. */
 export function wrapPglite(pglite: PGlite, location: string): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
-  return { db, kind: 'pglite', location, close: () => db.destroy() };
+  return { db, kind: 'pglite', location, pglite, close: () => db.destroy() };
 }
 
 /**
@@ -117,18 +124,41 @@ async function lockDirectory(lockPath: string): Promise<() => Promise<void>> {
       return () => unlink(lockPath).catch(() => undefined);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-      if (owner > 0 && owner !== process.pid && isProcessAlive(owner)) {
+      const owner = await readLockOwner(lockPath);
+      if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) {
         throw new DatabaseUnavailableError(
-          `The embedded database in ${path.dirname(lockPath)} is in use by process ${owner}. ` +
-            'Stop that process, or set DATA_DIR to another directory.',
+          `The embedded database in ${path.dirname(lockPath)} is in use by process ${owner}, the owner of the lock file ` +
+            `${lockPath}. Stop that process, or set DATA_DIR to another directory. If process ${owner} is not ` +
+            'a Keyroute server or CLI, delete the lock file.',
         );
       }
       // The owner is gone: the lock is stale.
+      // NOTE: two processes that find the same stale lock at once can both remove it and both start.
       await unlink(lockPath).catch(() => undefined);
     }
   }
   throw new DatabaseUnavailableError(`Cannot take the lock file ${lockPath}.`);
+}
+
+/**
+ * Reads the process id in a lock file, or undefined when there is none. The owner creates the file
+ * before it writes its id, so an empty file is read again for about 200 ms before it counts as
+ * abandoned. Reading it only once would let a second process start while the first writes its id.
+ */
+async function readLockOwner(lockPath: string): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 10; attempt += 1) {
+    let text: string;
+    try {
+      text = await readFile(lockPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const owner = Number(text.trim());
+    if (Number.isInteger(owner) && owner > 0) return owner;
+    await sleep(20);
+  }
+  return undefined;
 }
 
 function isProcessAlive(pid: number): boolean {

@@ -1,9 +1,12 @@
 import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
+  createQueryId,
+  IdentifierNode,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
+  RawNode,
   type DatabaseConnection,
   type DatabaseIntrospector,
   type Dialect,
@@ -94,11 +97,33 @@ class PgliteDriver implements Driver {
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
 
+  // Savepoints as in Kysely's PostgresDriver, so `trx.savepoint()` works on both databases.
+  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointCommand('savepoint', name), createQueryId()));
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compileQuery: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointCommand('rollback to', name), createQueryId()));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointCommand('release', name), createQueryId()));
+  }
+
   async destroy(): Promise<void> {
     // Wait for the connection holder in line before closing, so no query runs on a closed instance.
     await this.#queue;
     if (!this.#connection.pglite.closed) await this.#connection.pglite.close();
   }
+}
+
+/** Builds a savepoint command. The name goes through an identifier node, so the compiler quotes it. */
+function savepointCommand(command: 'savepoint' | 'rollback to' | 'release', name: string): RawNode {
+  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)]);
 }
 
 class PgliteConnection implements DatabaseConnection {
@@ -107,9 +132,15 @@ class PgliteConnection implements DatabaseConnection {
   constructor(readonly pglite: PGlite) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pglite.query<R>(compiledQuery.sql, [...compiledQuery.parameters], {
-      rowMode: 'object',
-    });
+    let result;
+    try {
+      result = await this.pglite.query<R>(compiledQuery.sql, [...compiledQuery.parameters], { rowMode: 'object' });
+    } catch (error) {
+      // PGlite attaches the statement's parameters to its errors, and pino would log them with the
+      // error. Parameters can be secrets or their hashes, and pg's errors carry none.
+      if (error instanceof Error) delete (error as { params?: unknown }).params;
+      throw error;
+    }
     const command = result.command?.toUpperCase();
     const changesRows =
       command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';

@@ -4,7 +4,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
-import { ForbiddenError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { GraphqlContext } from './context.js';
 
 /**
@@ -30,7 +30,15 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
-    nodeQueryOptions: { nullable: true },
+    nodeQueryOptions: {
+      nullable: true,
+      // Loaders return NotFoundError for ids that do not resolve, ids of other organizations
+      // included; `node` returns null for those, as Relay clients expect.
+      resolve: async (_root, args, _context, _info, resolveNode) => {
+        const node = await resolveNode(args.id);
+        return node instanceof NotFoundError ? null : node;
+      },
+    },
     nodesQueryOptions: false,
   },
   errors: {

@@ -1,4 +1,4 @@
-import { ConflictError, ExpectedError, ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
+import { ConflictError, EncryptionUnavailableError, RateLimitedError, ExpectedError, ForbiddenError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import { builder } from './builder.js';
 import { encodeGlobalID } from './global-id.js';
 
@@ -46,7 +46,23 @@ builder.objectType(ConflictError, {
   description: 'The change conflicts with an existing object or an earlier request.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ConflictError,
-  fields: () => ({}),
+  fields: (t) => ({
+    existingId: t.id({
+      nullable: true,
+      description: 'The object already in the way, such as the provider key that holds the slot.',
+      resolve: (error) => (error.existing ? encodeGlobalID(error.existing.typeName, error.existing.id) : null),
+    }),
+  }),
+});
+
+builder.objectType(EncryptionUnavailableError, {
+  name: 'EncryptionUnavailableError',
+  description: 'The key backend (AWS KMS or the keyring) failed, so nothing was changed. Retry when `retryable` is true.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof EncryptionUnavailableError,
+  fields: (t) => ({
+    retryable: t.exposeBoolean('retryable'),
+  }),
 });
 
 builder.objectType(ForbiddenError, {
@@ -55,4 +71,14 @@ builder.objectType(ForbiddenError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ForbiddenError,
   fields: () => ({}),
+});
+
+builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  description: 'Too many requests of this kind from the organization. Retry after `retryAfterSeconds`.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof RateLimitedError,
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds'),
+  }),
 });

@@ -5,6 +5,11 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 export { encodeGlobalID };
 
+/** Returns whether the id part of a decoded global id can be a row id, because every node type is keyed by UUID. */
+export function isUuid(id: string): boolean {
+  return uuidPattern.test(id);
+}
+
 /**
  * Decodes a Relay global id that must belong to `typename`. A garbled id or one of another type is
  * a validation error at `path`; whether the row exists in the caller's organization is the
@@ -18,10 +23,10 @@ export function decodeIdFor(typename: string, globalId: string, path: (string | 
     throw ValidationError.at(path, `is not a valid id; pass the \`id\` field of a ${typename}`);
   }
   if (decoded.typename !== typename) {
-    const shown = /^[A-Za-z]{1,64}$/.test(decoded.typename) ? `a ${decoded.typename}` : 'not a';
-    throw ValidationError.at(path, `is ${shown} id; expected the id of a ${typename}`);
+    const shown = /^[A-Za-z]{1,64}$/.test(decoded.typename) ? `type ${decoded.typename}` : 'another type';
+    throw ValidationError.at(path, `is an id of ${shown}; expected the id of a ${typename}`);
   }
-  if (!uuidPattern.test(decoded.id)) {
+  if (!isUuid(decoded.id)) {
     throw ValidationError.at(path, `is not a valid id; pass the \`id\` field of a ${typename}`);
   }
   return decoded.id;

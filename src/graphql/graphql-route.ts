@@ -26,14 +26,19 @@ export function createGraphqlRoute(config: Config, logger: Logger, services: Ser
 
   return async function handleGraphql(request: IncomingMessage, response: ServerResponse, ids: RequestIds) {
     const method = request.method ?? 'GET';
-    const rendersGraphiql = method === 'GET' && (request.headers.accept ?? '').includes('text/html');
+    // Yoga responds to such a request with the GraphiQL page only while GraphiQL is enabled.
+    // Otherwise it executes the query in the URL, so the request needs a token like any other.
+    const rendersGraphiql =
+      config.graphql.graphiql && method === 'GET' && (request.headers.accept ?? '').includes('text/html');
 
     let principal;
     if (method !== 'OPTIONS' && !rendersGraphiql) {
       const authentication = await services.managementTokens.authenticate(request.headers.authorization);
       if (!authentication.ok) {
         sendJson(response, 401, graphqlError(authenticationMessages[authentication.reason], 'UNAUTHENTICATED'), {
-          'www-authenticate': 'Bearer realm="keyroute"',
+          // RFC 6750 sections 3 and 3.1: no error code when the request carried no token, else invalid_token.
+          'www-authenticate':
+            authentication.reason === 'missing' ? 'Bearer realm="keyroute"' : 'Bearer realm="keyroute", error="invalid_token"',
         });
         return;
       }

@@ -3,6 +3,7 @@ import './scalars.js';
 import './errors.schema.js';
 import './viewer.schema.js';
 import '../features/gateway-keys/gateway-key.schema.js';
+import '../features/provider-keys/provider-key.schema.js';
 
 builder.queryType({});
 builder.mutationType({});

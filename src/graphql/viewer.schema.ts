@@ -2,7 +2,7 @@ import type { Principal } from '../features/management-tokens/management-token.s
 import type { Organization } from '../features/organizations/organization.repository.js';
 import { builder } from './builder.js';
 
-const OrganizationRef = builder.objectRef<Organization>('Organization').implement({
+export const OrganizationRef = builder.objectRef<Organization>('Organization').implement({
   description: 'The tenant. Every object this API returns belongs to the organization of the management token.',
   fields: (t) => ({
     id: t.globalID({ resolve: (organization) => ({ type: 'Organization', id: organization.id }) }),
