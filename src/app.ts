@@ -2,16 +2,26 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from './config/environment.js';
+import type { SecretBox } from './crypto/secret-box.js';
 import type { DatabaseHandle } from './db/database.js';
 import { LastUsedRecorder } from './db/last-used-recorder.js';
+import { deleteExpiredIdempotencyKeys } from './features/idempotency/idempotency.repository.js';
 import { GatewayKeyService } from './features/gateway-keys/gateway-key.service.js';
 import { touchManagementTokens } from './features/management-tokens/management-token.repository.js';
 import { ManagementTokenService } from './features/management-tokens/management-token.service.js';
+import { KeyTestRateLimiter } from './features/provider-keys/key-test-rate-limiter.js';
+import { ProviderKeyTestService } from './features/provider-keys/provider-key-test.service.js';
+import { ProviderKeyService } from './features/provider-keys/provider-key.service.js';
+import { ProviderKeyTester } from './proxy/key-test/provider-key-tester.js';
 import { OrganizationService } from './features/organizations/organization.service.js';
 import { createGraphqlRoute } from './graphql/graphql-route.js';
 import { Readiness } from './http/readiness.js';
 import { createRequestHandler } from './http/request-handler.js';
 import type { Logger } from './logger.js';
+import { createProxyDirectory, type ProxyDirectory } from './proxy/directory/proxy-directory.js';
+import { createProxyRoute } from './proxy/proxy-route.js';
+import { RequestLogWriter } from './proxy/request-log/request-log-writer.js';
+import { UpstreamTransport } from './proxy/upstream/transport.js';
 import type { Services } from './services.js';
 
 /** Raised when the server cannot listen; the message names the address and the fix. */
@@ -23,38 +33,85 @@ export interface App {
   server: Server;
   services: Services;
   readiness: Readiness;
+  directory: ProxyDirectory;
+  requestLog: RequestLogWriter;
   listen(): Promise<AddressInfo>;
+  /** Writes pending management-token `lastUsedAt` times now rather than at the next interval. */
+  flushLastUsed(): Promise<void>;
   /** Stops taking requests, drains those in flight up to the configured bound, closes the database. */
   shutdown(): Promise<void>;
 }
 
-export function createApp(options: { config: Config; logger: Logger; database: DatabaseHandle }): App {
-  const { config, logger, database } = options;
+export function createApp(options: {
+  config: Config;
+  logger: Logger;
+  database: DatabaseHandle;
+  secretBox: SecretBox;
+}): App {
+  const { config, logger, database, secretBox } = options;
 
   const tokenLastUsed = new LastUsedRecorder((ids, usedAt) => touchManagementTokens(database.db, ids, usedAt), {
     intervalMs: 5_000,
     logger: logger.child({ component: 'last-used' }),
   });
+  const transport = new UpstreamTransport(config.upstream.transport);
   const services: Services = {
     organizations: new OrganizationService(database.db),
     managementTokens: new ManagementTokenService(database.db, tokenLastUsed),
-    gatewayKeys: new GatewayKeyService(database.db),
+    gatewayKeys: new GatewayKeyService(database.db, secretBox),
+    providerKeys: new ProviderKeyService(database.db, secretBox),
+    providerKeyTests: new ProviderKeyTestService(
+      database.db,
+      secretBox,
+      new ProviderKeyTester(transport, config.proxy.keyTestTimeoutMs),
+      new KeyTestRateLimiter(config.proxy.keyTestsPerMinute, 60_000),
+    ),
   };
 
   const readiness = new Readiness(database);
+  const maintenanceLogger = logger.child({ component: 'maintenance' });
+  // Idempotency records keep new gateway key secrets (encrypted) for retries; drop them at expiry.
+  const purgeExpired = () =>
+    deleteExpiredIdempotencyKeys(database.db)
+      .then((count) => count > 0 && maintenanceLogger.info({ count }, 'Deleted expired idempotency records'))
+      .catch((error: unknown) => maintenanceLogger.warn({ err: error }, 'Deleting expired idempotency records failed'));
+  let maintenanceTimer: NodeJS.Timeout | undefined;
+  const proxyLogger = logger.child({ component: 'proxy' });
+  const directory = createProxyDirectory({ database, secretBox, logger: proxyLogger, config: config.proxyDirectory });
+  const requestLog = new RequestLogWriter({ db: database.db, logger: logger.child({ component: 'request-log' }), config: config.requestLog });
   const handler = createRequestHandler({
     logger,
     readiness,
-    routes: { graphql: createGraphqlRoute(config, logger.child({ component: 'graphql' }), services) },
+    routes: {
+      graphql: createGraphqlRoute(config, logger.child({ component: 'graphql' }), services),
+      proxy: createProxyRoute({ config, logger: proxyLogger, directory, transport, catalog: config.models.catalog, requestLog }),
+    },
   });
-  const server = createServer(handler.handle);
+  const server = createServer({ maxHeaderSize: config.server.maxHeaderBytes }, handler.handle);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      // Node's own answer has no body; the proxy's clients expect the error envelope.
+      const body = JSON.stringify({
+        error: { message: `The request headers are larger than ${config.server.maxHeaderBytes} bytes.`, type: 'invalid_request_error', code: 'request_header_too_large', param: null },
+      });
+      socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   // Must exceed keepAliveTimeout, or Node can drop a reused connection while a request is on its way.
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
 
   async function listen(): Promise<AddressInfo> {
     await readiness.refreshMigrations();
+    // The caches and their change listener must be live before the first proxied request.
+    await directory.start();
+    await requestLog.start();
     tokenLastUsed.start();
+    maintenanceTimer = setInterval(purgeExpired, 60 * 60 * 1000);
+    maintenanceTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         const address = `${config.server.host}:${config.server.port}`;
@@ -96,12 +153,17 @@ export function createApp(options: { config: Config; logger: Logger; database: D
       }
       server.closeAllConnections();
       await closed;
+      clearInterval(maintenanceTimer);
+      await requestLog.stop();
+      await directory.stop();
+      await transport.close();
       await tokenLastUsed.stop();
       await database.close();
+      secretBox.backend.close();
       logger.info('Shutdown complete');
     })();
     return shutdownPromise;
   }
 
-  return { server, services, readiness, listen, shutdown };
+  return { server, services, readiness, directory, requestLog, listen, flushLastUsed: () => tokenLastUsed.flush(), shutdown };
 }

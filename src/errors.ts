@@ -1,3 +1,5 @@
+import { CryptoError } from './crypto/errors.js';
+
 /**
  * Expected failures. Each class has a stable `code` that clients branch on; GraphQL exposes them as
  * members of result unions implementing the `Error` interface. Anything else is unexpected and is
@@ -39,9 +41,20 @@ export class NotFoundError extends ExpectedError {
 export class ConflictError extends ExpectedError {
   readonly code = 'conflict';
 
-  constructor(message: string, readonly existingId?: string) {
+  /** @param existing the object already in the way, when there is one. */
+  constructor(message: string, readonly existing?: { typeName: string; id: string }) {
     super(message);
     this.name = 'ConflictError';
+  }
+}
+
+/** The key backend (AWS KMS or the keyring) failed, so secrets cannot be written or read now. */
+export class EncryptionUnavailableError extends ExpectedError {
+  readonly code = 'encryption_unavailable';
+
+  constructor(message: string, readonly retryable: boolean) {
+    super(message);
+    this.name = 'EncryptionUnavailableError';
   }
 }
 
@@ -56,4 +69,20 @@ export class ForbiddenError extends ExpectedError {
 
 export function formatPath(path: readonly (string | number)[]): string {
   return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
+}
+
+/** Too many requests of one kind from this organization; retry after the given time. */
+export class RateLimitedError extends ExpectedError {
+  readonly code = 'rate_limited';
+
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** Rethrows a key backend failure as EncryptionUnavailableError; other errors unchanged. */
+export function toEncryptionUnavailable(error: unknown): never {
+  if (error instanceof CryptoError) throw new EncryptionUnavailableError(error.message, error.retryable);
+  throw error;
 }

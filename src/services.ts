@@ -1,5 +1,7 @@
 import type { GatewayKeyService } from './features/gateway-keys/gateway-key.service.js';
 import type { ManagementTokenService } from './features/management-tokens/management-token.service.js';
+import type { ProviderKeyTestService } from './features/provider-keys/provider-key-test.service.js';
+import type { ProviderKeyService } from './features/provider-keys/provider-key.service.js';
 import type { OrganizationService } from './features/organizations/organization.service.js';
 
 /** Domain services, built once at start and shared by every request. */
@@ -7,4 +9,6 @@ export interface Services {
   organizations: OrganizationService;
   managementTokens: ManagementTokenService;
   gatewayKeys: GatewayKeyService;
+  providerKeys: ProviderKeyService;
+  providerKeyTests: ProviderKeyTestService;
 }

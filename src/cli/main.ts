@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/environment.js';
+import { loadConfig, type Config } from '../config/environment.js';
+import { createKeyBackend } from '../crypto/create-key-backend.js';
+import { CryptoError } from '../crypto/errors.js';
+import { runKeyCheck } from '../crypto/key-check.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import { rotateCredentials } from '../features/provider-keys/rotation.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { LastUsedRecorder } from '../db/last-used-recorder.js';
 import { migrateToLatest } from '../db/migrations.js';
@@ -7,7 +12,7 @@ import { ExpectedError } from '../errors.js';
 import { listManagementTokens, findManagementToken, touchManagementTokens } from '../features/management-tokens/management-token.repository.js';
 import { ManagementTokenService } from '../features/management-tokens/management-token.service.js';
 import { OrganizationService } from '../features/organizations/organization.service.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 
 const usage = `Usage: keyroute <command> [options]
 
@@ -15,10 +20,15 @@ Commands:
   migrate                                   Apply pending database migrations.
   organizations create --name NAME          Create an organization; prints its id.
   organizations list                        List organizations.
+  organizations allow-platform-credentials ORG_ID --enabled true|false
+                                            Allow or forbid the organization to use the
+                                            credentials of PLATFORM_CREDENTIALS_FILE.
   tokens create --organization ID --scope read|write --actor LABEL
                                             Create a management token; prints it once.
   tokens list --organization ID             List an organization's tokens (never their secrets).
   tokens revoke TOKEN_ID                    Revoke a management token.
+  credentials rotate                        Re-wrap every stored provider credential to the
+                                            current encryption key; exits 1 if any failed.
 
 Options:
   --json    Print machine-readable JSON instead of text.
@@ -27,6 +37,17 @@ Options:
 The database comes from DATABASE_URL, or the embedded database in DATA_DIR when it is unset.`;
 
 class UsageError extends Error {}
+
+/**
+ * The commands that the usage text lists, such as "tokens create". The usage text is the list of
+ * commands, so a command is known exactly when its line is there.
+ */
+const knownCommands = new Set([...usage.matchAll(/^ {2}([a-z][a-z-]*(?: [a-z][a-z-]*)?)(?= |$)/gm)].map((match) => match[1]!));
+
+/** Errors of `parseArgs` for an unknown option, a missing option value or a stray argument. */
+function isArgumentError(error: unknown): error is Error {
+  return error instanceof Error && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_');
+}
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -50,6 +71,7 @@ async function run(argv: string[]): Promise<void> {
       organization: { type: 'string' },
       scope: { type: 'string' },
       actor: { type: 'string' },
+      enabled: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -59,6 +81,9 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(`${usage}\n`);
     return;
   }
+  // Checked before the database is opened, so a mistyped command neither creates nor migrates one.
+  const requestedCommand = action ? `${group} ${action}` : group;
+  if (!knownCommands.has(requestedCommand)) throw new UsageError(`Unknown command ${JSON.stringify(requestedCommand)}.`);
 
   const config = loadConfig(process.env);
   const logger = createLogger({ level: 'warn' });
@@ -108,6 +133,21 @@ async function run(argv: string[]): Promise<void> {
         output(list.map((organization) => `${organization.id}  ${organization.name}`).join('\n') || 'No organizations.', list);
         return;
       }
+      case 'organizations allow-platform-credentials': {
+        if (!commandArgument) throw new UsageError('Missing ORG_ID: keyroute organizations allow-platform-credentials ORG_ID --enabled true|false');
+        const id = requireUuid(commandArgument, 'ORG_ID');
+        const enabled = requireOption(options, 'enabled');
+        if (enabled !== 'true' && enabled !== 'false') throw new UsageError(`--enabled must be true or false, got ${JSON.stringify(enabled)}.`);
+        const allowed = enabled === 'true';
+        if (!(await organizations.setPlatformCredentialsAllowed(id, allowed, { tokenId: null, label: 'cli' }))) {
+          throw new UsageError(`No organization with id ${id}.`);
+        }
+        output(
+          `Organization ${id} ${allowed ? 'may now use' : 'can no longer use'} the platform credentials.`,
+          { id, platformCredentialsAllowed: allowed },
+        );
+        return;
+      }
       case 'tokens create': {
         const organizationId = requireUuid(requireOption(options, 'organization'), '--organization');
         const scope = requireOption(options, 'scope');
@@ -143,10 +183,45 @@ async function run(argv: string[]): Promise<void> {
         output(`Token ${id} was already revoked.`, { id, revoked: true });
         return;
       }
+      case 'credentials rotate': {
+        const secretBox = await openSecretBox(config, handle, logger);
+        try {
+          const report = await rotateCredentials(handle.db, secretBox, logger);
+          const failed = report.failed.map((entry) => `  ${entry.id}  ${entry.code}${entry.retryable ? ' (retryable; not marked)' : ' (marked UNDECRYPTABLE)'}`);
+          output(
+            [
+              `Re-wrapped ${report.rewrapped}, already current ${report.current}, changed during rotation ${report.changedConcurrently}, failed ${report.failed.length}.`,
+              ...failed,
+            ].join('\n'),
+            report,
+          );
+          if (report.failed.length > 0) process.exitCode = 1;
+        } finally {
+          secretBox.backend.close();
+        }
+        return;
+      }
       default:
         throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
     }
   }
+}
+
+/** The configured key backend, after the key check proves it can read this database's secrets. */
+async function openSecretBox(config: Config, database: DatabaseHandle, logger: Logger): Promise<SecretBox> {
+  const backend = await createKeyBackend(config.crypto, {
+    dataDirectory: config.database.dataDirectory,
+    embedded: database.kind === 'pglite',
+    logger,
+  });
+  const secretBox = new SecretBox(backend);
+  try {
+    await runKeyCheck(database.db, secretBox, logger);
+  } catch (error) {
+    backend.close();
+    throw error;
+  }
+  return secretBox;
 }
 
 async function ensureMigrated(database: DatabaseHandle): Promise<void> {
@@ -157,14 +232,14 @@ async function ensureMigrated(database: DatabaseHandle): Promise<void> {
 try {
   await run(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || isArgumentError(error)) {
     process.stderr.write(`keyroute: ${error.message}\n\n${usage}\n`);
     process.exit(2);
   }
   const code = (error as { code?: string }).code;
-  if (error instanceof ExpectedError || code === 'invalid_configuration' || code === 'database_unavailable' || code === 'migration_failed' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  if (error instanceof ExpectedError || error instanceof CryptoError || code === 'invalid_configuration' || code === 'database_unavailable' || code === 'migration_failed') {
     process.stderr.write(`keyroute: ${(error as Error).message}\n`);
-    process.exit(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+    process.exit(1);
   }
   throw error;
 }

@@ -1,13 +1,27 @@
 import { z } from 'zod';
+import { cryptoEnvironment, toCryptoConfig, validateCryptoEnvironment } from './crypto.config.js';
 import { databaseEnvironment } from './database.config.js';
 import { graphqlEnvironment } from './graphql.config.js';
+import { modelsEnvironment, toModelsConfig } from './models.config.js';
+import { proxyEnvironment } from './proxy.config.js';
+import { proxyDirectoryEnvironment, toProxyDirectoryConfig } from './proxy-directory.config.js';
+import { requestLogEnvironment, toRequestLogConfig } from './request-log.config.js';
 import { serverEnvironment } from './server.config.js';
+import { toUpstreamConfig, upstreamEnvironment } from './upstream.config.js';
 
-const environment = z.object({
-  ...serverEnvironment.shape,
-  ...databaseEnvironment.shape,
-  ...graphqlEnvironment.shape,
-});
+const environment = z
+  .object({
+    ...serverEnvironment.shape,
+    ...databaseEnvironment.shape,
+    ...graphqlEnvironment.shape,
+    ...cryptoEnvironment.shape,
+    ...modelsEnvironment.shape,
+    ...proxyEnvironment.shape,
+    ...proxyDirectoryEnvironment.shape,
+    ...requestLogEnvironment.shape,
+    ...upstreamEnvironment.shape,
+  })
+  .superRefine(validateCryptoEnvironment, { when: () => true });
 
 export interface ConfigIssue {
   variable: string;
@@ -46,6 +60,7 @@ export function loadConfig(variables: Record<string, string | undefined>) {
       port: env.PORT,
       corsOrigins: env.CORS_ORIGINS,
       keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderBytes: env.MAX_HEADER_BYTES,
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
       shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     },
@@ -57,6 +72,12 @@ export function loadConfig(variables: Record<string, string | undefined>) {
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       migrateOnStart: env.MIGRATE_ON_START,
     },
+    crypto: toCryptoConfig(env),
+    models: toModelsConfig(env),
+    proxy: { keyTestsPerMinute: env.PROVIDER_KEY_TESTS_PER_MINUTE, keyTestTimeoutMs: env.PROVIDER_KEY_TEST_TIMEOUT_MS },
+    proxyDirectory: toProxyDirectoryConfig(env),
+    requestLog: toRequestLogConfig(env),
+    upstream: toUpstreamConfig(env),
     graphql: {
       graphiql: env.NODE_ENV !== 'production',
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,

@@ -38,6 +38,7 @@ export const serverEnvironment = z.object({
   PORT: integer({ default: 4310, min: 0, max: 65535 }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   CORS_ORIGINS: list(parseOrigin),
+  MAX_HEADER_BYTES: integer({ default: 65_536, min: 8_192, max: 1_048_576, unit: 'bytes' }),
   KEEP_ALIVE_TIMEOUT_MS: integer({ default: 65_000, min: 1_000, max: 600_000, unit: 'milliseconds' }),
   SHUTDOWN_DELAY_MS: integer({ default: 2_000, min: 0, max: 60_000, unit: 'milliseconds' }),
   SHUTDOWN_DRAIN_MS: integer({ default: 60_000, min: 0, max: 3_600_000, unit: 'milliseconds' }),

@@ -41,10 +41,11 @@ function positionExpression(position: KeysetPosition) {
   return sql`(timestamptz 'epoch' + ${position.createdMicros}::bigint * interval '1 microsecond', ${position.id}::uuid)`;
 }
 
-/** Where-clause expressions for the page's bounds, for newest-first ordering. */
-export function keysetBounds(page: KeysetPage): Expression<SqlBool>[] {
+/** Where-clause expressions for the page's bounds, for newest-first ordering of `table`. */
+export function keysetBounds(page: KeysetPage, table?: string): Expression<SqlBool>[] {
+  const columns = table ? sql`(${sql.ref(`${table}.created_at`)}, ${sql.ref(`${table}.id`)})` : sql`(created_at, id)`;
   const bounds: Expression<SqlBool>[] = [];
-  if (page.after) bounds.push(sql<SqlBool>`(created_at, id) < ${positionExpression(page.after)}`);
-  if (page.before) bounds.push(sql<SqlBool>`(created_at, id) > ${positionExpression(page.before)}`);
+  if (page.after) bounds.push(sql<SqlBool>`${columns} < ${positionExpression(page.after)}`);
+  if (page.before) bounds.push(sql<SqlBool>`${columns} > ${positionExpression(page.before)}`);
   return bounds;
 }

@@ -63,6 +63,7 @@ function toGatewayKey(row: Row): GatewayKey {
 export async function insertGatewayKey(
   db: Kysely<Database>,
   values: {
+    id: string;
     organizationId: string;
     name: string;
     active: boolean;
@@ -76,6 +77,7 @@ export async function insertGatewayKey(
   const { id } = await db
     .insertInto('gateway_keys')
     .values({
+      id: values.id,
       organization_id: values.organizationId,
       name: values.name,
       active: values.active,

@@ -1,9 +1,9 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { decodeCursor, encodeCursor } from '../../db/keyset.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
+import { ConflictError, EncryptionUnavailableError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import type { GraphqlContext } from '../../graphql/context.js';
-import { decodeIdFor } from '../../graphql/global-id.js';
+import { decodeIdFor, isUuid } from '../../graphql/global-id.js';
 import type { GatewayKey } from './gateway-key.repository.js';
 import type { GatewayKeyWithSecret, WriteContext } from './gateway-key.service.js';
 
@@ -11,7 +11,8 @@ export const GatewayKeyRef = builder.loadableNode('GatewayKey', {
   description: 'A key that LLM clients send to the proxy. Its secret is shown once, at creation or regeneration.',
   id: { resolve: (key: GatewayKey) => key.id },
   load: async (ids: string[], context: GraphqlContext) => {
-    const keys = await context.services.gatewayKeys.findMany(context.principal.organizationId, ids);
+    // `node(id:)` passes the client's id text here; one that is no UUID cannot exist and must not reach SQL.
+    const keys = await context.services.gatewayKeys.findMany(context.principal.organizationId, ids.filter(isUuid));
     const byId = new Map(keys.map((key) => [key.id, key]));
     return ids.map((id) => byId.get(id) ?? new NotFoundError('GatewayKey', id));
   },
@@ -74,6 +75,9 @@ const CreateGatewayKeyInput = builder.inputType('CreateGatewayKeyInput', {
     modelAllowList: t.stringList({
       description: 'Models the key may use: canonical `provider/model` ids or `provider/*`. Omit to allow every model.',
     }),
+    idempotencyKey: t.string({
+      description: 'A retry with the same key and input within 24 hours returns the first result, secret included, instead of creating another key.',
+    }),
   }),
 });
 
@@ -100,7 +104,7 @@ builder.mutationFields((t) => ({
   createGatewayKey: t.field({
     type: GatewayKeyWithSecretRef,
     authScopes: { write: true },
-    errors: { types: [ValidationError, ConflictError, ForbiddenError], union: { name: 'CreateGatewayKeyResult' } },
+    errors: { types: [ValidationError, ConflictError, EncryptionUnavailableError, ForbiddenError], union: { name: 'CreateGatewayKeyResult' } },
     args: { input: t.arg({ type: CreateGatewayKeyInput, required: true }) },
     resolve: (_root, { input }, context) => context.services.gatewayKeys.create(writeContext(context), input),
   }),

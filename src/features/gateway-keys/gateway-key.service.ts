@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { SecretBox } from '../../crypto/secret-box.js';
 import type { KeysetPage } from '../../db/keyset.js';
+import { notifyChange } from '../../db/change-notification.js';
 import type { Database } from '../../db/schema.js';
-import { NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, toEncryptionUnavailable } from '../../errors.js';
 import { displayPrefix, generateSecret, hashSecret, secretPrefixes } from '../../security/secrets.js';
 import { insertAuditEvent, type Actor } from '../audit/audit.repository.js';
+import { checkIdempotencyKey, claimIdempotencyKey, completeIdempotencyKey } from '../idempotency/idempotency.repository.js';
 import {
   deleteGatewayKey,
   findGatewayKey,
@@ -15,7 +19,8 @@ import {
   type GatewayKey,
   type GatewayKeyChanges,
 } from './gateway-key.repository.js';
-import { InputChecker, checkAllowList, checkExpiry, checkName } from './gateway-key.validation.js';
+import { InputChecker } from '../../validation/input-checker.js';
+import { checkAllowList, checkExpiry, checkName } from './gateway-key.validation.js';
 
 /** Who is acting, in which organization, for which request; every write is audited with it. */
 export interface WriteContext {
@@ -29,7 +34,12 @@ export interface CreateGatewayKeyInput {
   active?: boolean | null;
   expiresAt?: Date | null;
   modelAllowList?: readonly string[] | null;
+  /** A retry with the same key and input within 24 hours returns the first result, secret included. */
+  idempotencyKey?: string | null;
 }
+
+/** The purpose bound into the envelope that keeps a new key's secret for idempotent retries. */
+export const idempotentSecretPurpose = 'idempotent-gateway-key-secret';
 
 /** For each field: `undefined` keeps the stored value, `null` clears it. */
 export interface UpdateGatewayKeyInput {
@@ -53,6 +63,7 @@ function newSecret() {
 export class GatewayKeyService {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly secretBox: SecretBox,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -69,6 +80,7 @@ export class GatewayKeyService {
   }
 
   async create(context: WriteContext, input: CreateGatewayKeyInput): Promise<GatewayKeyWithSecret> {
+    if (input.idempotencyKey) checkIdempotencyKey(input.idempotencyKey, ['input', 'idempotencyKey']);
     const checker = new InputChecker();
     const name = checkName(checker, ['input', 'name'], input.name);
     if (input.expiresAt) checkExpiry(checker, ['input', 'expiresAt'], input.expiresAt, this.clock());
@@ -77,9 +89,28 @@ export class GatewayKeyService {
       : null;
     checker.throwIfInvalid();
 
+    const id = randomUUID();
     const { secret, secretHash, displayPrefix } = newSecret();
-    const gatewayKey = await this.db.transaction().execute(async (trx) => {
+    const idempotencyKey = input.idempotencyKey;
+    // The secret is kept encrypted beside the idempotency key, so a retry can return it.
+    const secretEnvelope = idempotencyKey
+      ? await this.secretBox
+          .encrypt(Buffer.from(secret, 'utf8'), { organizationId: context.organizationId, recordId: id, purpose: idempotentSecretPurpose })
+          .catch(toEncryptionUnavailable)
+      : undefined;
+
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(trx, {
+          organizationId: context.organizationId,
+          key: idempotencyKey,
+          operation: 'createGatewayKey',
+          input: { ...input, idempotencyKey: undefined },
+        });
+        if (claim.kind === 'replay') return claim;
+      }
       const created = await insertGatewayKey(trx, {
+        id,
         organizationId: context.organizationId,
         name,
         active: input.active ?? true,
@@ -89,6 +120,14 @@ export class GatewayKeyService {
         displayPrefix,
         createdByTokenId: context.actor.tokenId,
       });
+      if (idempotencyKey) {
+        await completeIdempotencyKey(trx, {
+          organizationId: context.organizationId,
+          key: idempotencyKey,
+          resultId: id,
+          resultEnvelope: secretEnvelope!,
+        });
+      }
       await insertAuditEvent(trx, {
         ...auditBase(context, created.id),
         action: 'gateway_key.created',
@@ -99,8 +138,25 @@ export class GatewayKeyService {
           modelAllowList: created.modelAllowList,
         },
       });
-      return created;
+      await notifyChange(trx, { organizationId: context.organizationId, kind: 'gateway_key', id: created.id, action: 'created' });
+      return { kind: 'created' as const, gatewayKey: created };
     });
+
+    if (outcome.kind === 'created') return { gatewayKey: outcome.gatewayKey, secret };
+    return this.#replay(context.organizationId, outcome.resultId, outcome.resultEnvelope);
+  }
+
+  /** The result of an earlier create with the same idempotency key, its secret included. */
+  async #replay(organizationId: string, id: string, envelope: Buffer | null): Promise<GatewayKeyWithSecret> {
+    const gatewayKey = await findGatewayKey(this.db, organizationId, id);
+    if (!gatewayKey || !envelope) {
+      throw new ConflictError('The gateway key created earlier with this idempotency key was deleted since. Use a new idempotency key.');
+    }
+    const plaintext = await this.secretBox
+      .decrypt(envelope, { organizationId, recordId: id, purpose: idempotentSecretPurpose })
+      .catch(toEncryptionUnavailable);
+    const secret = plaintext.toString('utf8');
+    plaintext.fill(0);
     return { gatewayKey, secret };
   }
 
@@ -132,6 +188,7 @@ export class GatewayKeyService {
         action: 'gateway_key.updated',
         changes: diff(before, after, ['name', 'active', 'expiresAt', 'modelAllowList']),
       });
+      await notifyChange(trx, { organizationId: context.organizationId, kind: 'gateway_key', id, action: 'updated' });
       return after;
     });
   }
@@ -147,6 +204,7 @@ export class GatewayKeyService {
         action: 'gateway_key.secret_regenerated',
         changes: { displayPrefix },
       });
+      await notifyChange(trx, { organizationId: context.organizationId, kind: 'gateway_key', id, action: 'updated' });
       return (await findGatewayKey(trx, context.organizationId, id))!;
     });
     return { gatewayKey, secret };
@@ -163,6 +221,7 @@ export class GatewayKeyService {
         action: 'gateway_key.deleted',
         changes: { name: existing.name, displayPrefix: existing.displayPrefix },
       });
+      await notifyChange(trx, { organizationId: context.organizationId, kind: 'gateway_key', id, action: 'deleted' });
     });
   }
 }

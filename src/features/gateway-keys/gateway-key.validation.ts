@@ -1,23 +1,8 @@
 import { parseAllowListEntry } from '../../models/model-reference.js';
-import { ValidationError, type FieldIssue } from '../../errors.js';
+import type { InputChecker } from '../../validation/input-checker.js';
 
 export const maxNameLength = 100;
 export const maxAllowListEntries = 200;
-
-/**
- * Collects input problems so one response lists all of them, each with its input path.
- */
-export class InputChecker {
-  readonly issues: FieldIssue[] = [];
-
-  add(path: (string | number)[], message: string): void {
-    this.issues.push({ path, message });
-  }
-
-  throwIfInvalid(): void {
-    if (this.issues.length > 0) throw new ValidationError(this.issues);
-  }
-}
 
 export function checkName(checker: InputChecker, path: (string | number)[], name: string): string {
   const trimmed = name.trim();

@@ -30,6 +30,16 @@ export async function listOrganizations(db: Kysely<Database>): Promise<Organizat
   return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
 }
 
+/** Returns false when no organization has this id. */
+export async function updatePlatformCredentialsAllowed(db: Kysely<Database>, id: string, allowed: boolean): Promise<boolean> {
+  const result = await db
+    .updateTable('organizations')
+    .set({ platform_credentials_allowed: allowed, updated_at: new Date() })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 export async function countOrganizations(db: Kysely<Database>): Promise<number> {
   const row = await db
     .selectFrom('organizations')
