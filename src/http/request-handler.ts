@@ -13,6 +13,8 @@ const clientRequestIdPattern = /^[\x21-\x7e]{1,128}$/;
 /** Routes that are matched on the path only, so query strings such as `?beta=true` do not matter. */
 export interface Routes {
   graphql: RouteHandler;
+  /** The LLM proxy, for every path under `/v1/`. */
+  proxy: (request: IncomingMessage, response: ServerResponse, ids: RequestIds, path: string) => Promise<void>;
 }
 
 export function createRequestHandler(options: { logger: Logger; readiness: Readiness; routes: Routes }) {
@@ -32,6 +34,10 @@ export function createRequestHandler(options: { logger: Logger; readiness: Readi
     }
     if (path === '/graphql') {
       await routes.graphql(request, response, ids);
+      return;
+    }
+    if (path.startsWith('/v1/')) {
+      await routes.proxy(request, response, ids, path);
       return;
     }
     sendJson(response, 404, {

@@ -13,10 +13,13 @@ export const providers = [
 export type ProviderId = (typeof providers)[number]['id'];
 
 /** Model-reference prefixes that name a provider under another word. */
-const prefixAliases: Record<string, ProviderId> = { google: 'VERTEX_AI' };
+export const prefixAliases: Readonly<Record<string, ProviderId>> = { google: 'VERTEX_AI' };
 
 export function providerForPrefix(prefix: string): ProviderId | undefined {
-  return providers.find((provider) => provider.prefix === prefix)?.id ?? prefixAliases[prefix];
+  const provider = providers.find((entry) => entry.prefix === prefix)?.id;
+  if (provider) return provider;
+  // An own-property check, because a plain lookup would find `constructor` or `toString` on the prototype.
+  return Object.hasOwn(prefixAliases, prefix) ? prefixAliases[prefix] : undefined;
 }
 
 export function prefixOfProvider(provider: ProviderId): string {

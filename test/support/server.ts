@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
+import type { KyselyPlugin } from 'kysely';
 import { loadConfig, type Config } from '../../src/config/environment.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -22,9 +24,13 @@ export interface TestServer extends RunningServer {
 
 /**
  * Starts the real server on 127.0.0.1, port 0, over this test file's own database, with every log
- * line captured.
+ * line captured. `plugins` are installed on the server's Kysely instance only, so they see the
+ * server's statements and not those a test runs through `testDatabase.db`.
  */
-export async function startTestServer(environment: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  environment: Record<string, string> = {},
+  options: { plugins?: KyselyPlugin[] } = {},
+): Promise<TestServer> {
   const testDatabase = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -32,11 +38,19 @@ export async function startTestServer(environment: Record<string, string> = {}):
     PORT: '0',
     SHUTDOWN_DELAY_MS: '0',
     SHUTDOWN_DRAIN_MS: '5000',
+    // A keyring of the test's own, so no test writes a generated key into the working tree.
+    KEYRING_KEYS: `test:${randomBytes(32).toString('base64')}`,
+    // No test may reach a real provider: origins without an override are refused.
+    UPSTREAM_REQUIRE_OVERRIDE: 'true',
     ...(testDatabase.url && { DATABASE_URL: testDatabase.url }),
     ...environment,
   });
   const logs = captureLogs();
-  const running = await startServer(config, logs.logger, { database: testDatabase.handle });
+  const database = (options.plugins ?? []).reduce(
+    (handle, plugin) => ({ ...handle, db: handle.db.withPlugin(plugin) }),
+    testDatabase.handle,
+  );
+  const running = await startServer(config, logs.logger, { database });
 
   return {
     ...running,

@@ -1,0 +1,100 @@
+/**
+ * Counters that bench/proxy.bench.ts preloads into the gateway process with
+ * `node --import tsx --import <this file> src/main.ts`. They count every SQL statement sent through
+ * the `pg` client, by kind, and every call of the key backends. The gateway needs an IPC channel
+ * (spawn with stdio 'ipc'): on the message 'read-counters' this module sends back a
+ * GatewayCounters snapshot. When the channel disconnects because the benchmark died, it sends
+ * SIGTERM to its own process, so that no gateway outlives the benchmark.
+ *
+ * The counting wraps `pg.Client.prototype.query` and the prototypes of KeyringKeyBackend and
+ * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
+ * request does not pay at steady state when it sends no statement.
+ */
+import pg from 'pg';
+import { KeyringKeyBackend } from '../../src/crypto/keyring-key-backend.js';
+import { KmsKeyBackend } from '../../src/crypto/kms-key-backend.js';
+import { requestContext } from '../../src/request-context.js';
+
+/**
+ * - request-log write: the request log writer's INSERT into request_logs and its `last_used_at`
+ *   updates of gateway_keys and provider_keys;
+ * - transaction control: BEGIN, COMMIT and ROLLBACK, which today come from the request log writer only;
+ * - change-sequence check: the directory's periodic read of change_sequence (PROXY_CHANGE_CHECK_INTERVAL_MS);
+ * - listen: the change listener's LISTEN;
+ * - other: everything else, such as cache misses of the proxy directory.
+ */
+export type StatementKind = 'request-log write' | 'transaction control' | 'change-sequence check' | 'listen' | 'other';
+
+export interface GatewayCounters {
+  statements: Record<StatementKind, number>;
+  /**
+   * Statements of kind 'other' by their first 120 characters. `inRequest` counts those sent while
+   * the async context of an HTTP request was active, `background` the rest.
+   */
+  otherStatements: Record<string, { inRequest: number; background: number }>;
+  /** Key backend calls by `<backend kind>.<method>`, such as `keyring.unwrapDataKey`. */
+  keyBackendCalls: Record<string, number>;
+}
+
+const counters: GatewayCounters = {
+  statements: { 'request-log write': 0, 'transaction control': 0, 'change-sequence check': 0, listen: 0, other: 0 },
+  otherStatements: {},
+  keyBackendCalls: {},
+};
+
+function classify(text: string): StatementKind {
+  const statement = text.trim().toLowerCase();
+  if (/^(begin|commit|rollback)\b/.test(statement)) return 'transaction control';
+  if (statement.startsWith('insert into "request_logs"')) return 'request-log write';
+  if (/^update "(gateway_keys|provider_keys)" as target\s+set last_used_at = used\.used_at/.test(statement)) return 'request-log write';
+  if (statement.startsWith('select "value" from "change_sequence"')) return 'change-sequence check';
+  if (statement.startsWith('listen ')) return 'listen';
+  return 'other';
+}
+
+function recordStatement(text: string): void {
+  const kind = classify(text);
+  counters.statements[kind] += 1;
+  if (kind !== 'other') return;
+  const key = text.trim().replace(/\s+/g, ' ').slice(0, 120);
+  const entry = (counters.otherStatements[key] ??= { inRequest: 0, background: 0 });
+  if (requestContext.getStore()) entry.inRequest += 1;
+  else entry.background += 1;
+}
+
+function statementText(config: unknown): string {
+  if (typeof config === 'string') return config;
+  if (config !== null && typeof config === 'object' && typeof (config as { text?: unknown }).text === 'string') {
+    return (config as { text: string }).text;
+  }
+  return '';
+}
+
+type QueryFunction = (this: pg.Client, ...args: unknown[]) => unknown;
+const originalQuery = pg.Client.prototype.query as unknown as QueryFunction;
+(pg.Client.prototype as unknown as { query: QueryFunction }).query = function query(this: pg.Client, ...args: unknown[]) {
+  recordStatement(statementText(args[0]));
+  return originalQuery.apply(this, args);
+};
+
+function countCalls(prototype: object, kind: string, methods: string[]): void {
+  const target = prototype as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of methods) {
+    const original = target[method]!;
+    const name = `${kind}.${method}`;
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      counters.keyBackendCalls[name] = (counters.keyBackendCalls[name] ?? 0) + 1;
+      return original.apply(this, args);
+    };
+  }
+}
+
+countCalls(KeyringKeyBackend.prototype, 'keyring', ['generateDataKey', 'unwrapDataKey', 'rewrapDataKey']);
+countCalls(KmsKeyBackend.prototype, 'aws-kms', ['generateDataKey', 'unwrapDataKey', 'rewrapDataKey']);
+
+if (process.send) {
+  process.on('message', (message) => {
+    if (message === 'read-counters') process.send?.({ type: 'counters', counters });
+  });
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}

@@ -1,0 +1,103 @@
+import type { ProviderId } from '../providers/providers.js';
+import type { ResponseHandling } from './forward.js';
+import type { ProxyCall } from './proxy-call.js';
+import { scrubSecrets } from './secret-scrubbing.js';
+import type { SseEvent } from './sse/sse-parser.js';
+import type { OpenAiResponseRewriter } from './upstream/openai-compatible-adapter.js';
+import { fromAnthropicUsage, fromDeepSeekUsage, fromOpenAiUsage, fromXaiUsage, type CanonicalUsage } from './usage.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Removes the request's credentials from an upstream stream event, because a careless upstream can
+ * quote the key in an in-stream error as it does in an HTTP error body. Every event loses the exact
+ * credential values. Error events also lose anything shaped like a credential (see scrubSecrets).
+ * Returns the event itself, bytes untouched, when there is nothing to remove.
+ */
+function scrubEvent(event: SseEvent, secrets: readonly string[], isError: boolean): SseEvent {
+  const quotesSecret = secrets.some(
+    (secret) => secret.length > 0 && (event.data.includes(secret) || event.data.includes(JSON.stringify(secret).slice(1, -1))),
+  );
+  if (!quotesSecret && !isError) return event;
+  const data = scrubSecrets(event.data, secrets);
+  return data === event.data ? event : { ...event, data };
+}
+
+/** A `usage` object in a chunk's JSON, compact or with the spaces that Python's json.dumps writes. */
+const usageObject = /"usage"\s*:\s*\{/;
+
+/** OpenAI-style `{"error":…}` events, and Mistral's `{"object":"error",…}`. */
+const openAiErrorEvent = /^\s*\{\s*"error"\s*:|"object"\s*:\s*"error"/;
+
+function openAiUsageReader(provider: ProviderId): (raw: unknown) => CanonicalUsage {
+  if (provider === 'DEEPSEEK') return fromDeepSeekUsage;
+  if (provider === 'XAI') return fromXaiUsage;
+  return (raw) => fromOpenAiUsage(raw);
+}
+
+/**
+ * Same-format handling of OpenAI chat completion responses: usage read from the body or from the
+ * chunk that carries it, the adapter's rewrites, and the request's credentials removed from the
+ * events. Chunks are parsed only when a rewrite is active or the text contains a usage object, so most
+ * chunks keep their bytes untouched.
+ */
+export function openAiHandling(provider: ProviderId, rewriter: OpenAiResponseRewriter, secrets: readonly string[]): ResponseHandling {
+  const readUsage = openAiUsageReader(provider);
+  const capture = (usage: unknown, call: ProxyCall) => {
+    if (usage && typeof usage === 'object') {
+      call.usage = readUsage(usage);
+      call.rawUsage = usage as Json;
+    }
+  };
+  return {
+    captureBodyUsage: (body, call) => capture(body.usage, call),
+    rewriteBody: (body) => rewriter.rewriteBody(body),
+    handleEvent(received, call) {
+      if (received.data === '[DONE]') return received;
+      const event = scrubEvent(received, secrets, openAiErrorEvent.test(received.data));
+      const mentionsUsage = usageObject.test(event.data);
+      if (!rewriter.active && !mentionsUsage) return event;
+      let chunk: Json;
+      try {
+        chunk = JSON.parse(event.data) as Json;
+      } catch {
+        return event;
+      }
+      if (mentionsUsage) capture(chunk.usage, call);
+      if (!rewriter.active) return event;
+      return rewriter.rewriteChunk(chunk) ? { ...event, data: JSON.stringify(chunk) } : undefined;
+    },
+  };
+}
+
+/**
+ * Same-format handling of Anthropic Messages responses. Usage arrives in `message_start` (input and
+ * cache counts) and in `message_delta` (cumulative output, sometimes input too). The request's
+ * credentials are removed from the events.
+ */
+export function anthropicHandling(secrets: readonly string[]): ResponseHandling {
+  return {
+    captureBodyUsage(body, call) {
+      if (body.usage && typeof body.usage === 'object') {
+        call.usage = fromAnthropicUsage(body.usage);
+        call.rawUsage = body.usage as Json;
+      }
+    },
+    rewriteBody: () => undefined,
+    handleEvent(received, call) {
+      const event = scrubEvent(received, secrets, received.event === 'error');
+      if (event.event !== 'message_start' && event.event !== 'message_delta') return event;
+      try {
+        const parsed = JSON.parse(event.data) as Json;
+        const usage = event.event === 'message_start' ? (parsed.message as Json | undefined)?.usage : parsed.usage;
+        if (usage && typeof usage === 'object') {
+          call.usage = fromAnthropicUsage(usage, call.usage);
+          call.rawUsage = { ...call.rawUsage, ...(usage as Json) };
+        }
+      } catch {
+        // An unparsable event still goes to the client; only its usage is lost.
+      }
+      return event;
+    },
+  };
+}
