@@ -29,6 +29,11 @@ export class ListenError extends Error {
   readonly code = 'listen_failed';
 }
 
+/** Node's header parser bound: MAX_HEADER_BYTES with room for the handler to see the excess, at most 4 MiB. */
+function parserMaxHeaderBytes(maxHeaderBytes: number): number {
+  return Math.min(Math.max(maxHeaderBytes * 4, 2 * 1024 * 1024), 4 * 1024 * 1024);
+}
+
 export interface App {
   server: Server;
   services: Services;
@@ -82,23 +87,28 @@ export function createApp(options: {
   const handler = createRequestHandler({
     logger,
     readiness,
+    maxHeaderBytes: config.server.maxHeaderBytes,
     routes: {
       graphql: createGraphqlRoute(config, logger.child({ component: 'graphql' }), services),
       proxy: createProxyRoute({ config, logger: proxyLogger, directory, transport, catalog: config.models.catalog, requestLog }),
     },
   });
-  const server = createServer({ maxHeaderSize: config.server.maxHeaderBytes }, handler.handle);
+  // Node's parser gets a larger bound than MAX_HEADER_BYTES so that the request handler, which knows
+  // the route, can answer oversized headers in the route's error envelope. Beyond the parser's
+  // bound, Node rejects the request itself (below).
+  const server = createServer({ maxHeaderSize: parserMaxHeaderBytes(config.server.maxHeaderBytes) }, handler.handle);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;
-    if (error.code === 'HPE_HEADER_OVERFLOW') {
-      // Node's own answer has no body; the proxy's clients expect the error envelope.
-      const body = JSON.stringify({
-        error: { message: `The request headers are larger than ${config.server.maxHeaderBytes} bytes.`, type: 'invalid_request_error', code: 'request_header_too_large', param: null },
-      });
-      socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    if (error.code !== 'HPE_HEADER_OVERFLOW') {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    // Node's own 431 has no body, and the request line may be long gone, so the OpenAI envelope it is.
+    const message = `The request headers are larger than ${parserMaxHeaderBytes(config.server.maxHeaderBytes)} bytes.`;
+    const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code: 'request_header_too_large', param: null } });
+    socket.end(
+      `HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   // Must exceed keepAliveTimeout, or Node can drop a reused connection while a request is on its way.

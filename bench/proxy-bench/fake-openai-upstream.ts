@@ -15,7 +15,6 @@
  * serves `GET /bench/stats` (FakeUpstreamStats) for the benchmark, and exits on SIGTERM, on SIGINT
  * and when its stdin closes, which happens when the benchmark process dies.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -72,12 +71,20 @@ function parseObject(text: string): Json | undefined {
   }
 }
 
-/** Resolves true on 'drain', false when the response closes first. */
-async function drained(response: ServerResponse): Promise<boolean> {
-  if (response.destroyed) return false;
-  const closed = once(response, 'close').then(() => false);
-  const drain = once(response, 'drain').then(() => true);
-  return Promise.race([drain, closed]);
+/** Resolves true on 'drain', false when the response closes first. Removes both listeners either way. */
+function drained(response: ServerResponse): Promise<boolean> {
+  if (response.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (value: boolean) => {
+      response.off('drain', onDrain);
+      response.off('close', onClose);
+      resolve(value);
+    };
+    const onDrain = () => finish(true);
+    const onClose = () => finish(false);
+    response.on('drain', onDrain);
+    response.on('close', onClose);
+  });
 }
 
 function startServer(expectedAuthorization: string) {

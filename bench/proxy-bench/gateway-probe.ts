@@ -3,8 +3,8 @@
  * `node --import tsx --import <this file> src/main.ts`. They count every SQL statement sent through
  * the `pg` client, by kind, and every call of the key backends. The gateway needs an IPC channel
  * (spawn with stdio 'ipc'): on the message 'read-counters' this module sends back a
- * GatewayCounters snapshot. When the channel disconnects because the benchmark died, it sends
- * SIGTERM to its own process, so that no gateway outlives the benchmark.
+ * GatewayCounters snapshot with the process's memory usage. When the channel disconnects because
+ * the benchmark died, it sends SIGTERM to its own process, so that no gateway outlives the benchmark.
  *
  * The counting wraps `pg.Client.prototype.query` and the prototypes of KeyringKeyBackend and
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
@@ -34,9 +34,11 @@ export interface GatewayCounters {
   otherStatements: Record<string, { inRequest: number; background: number }>;
   /** Key backend calls by `<backend kind>.<method>`, such as `keyring.unwrapDataKey`. */
   keyBackendCalls: Record<string, number>;
+  /** process.memoryUsage() when the counters were read, in bytes. */
+  memory: NodeJS.MemoryUsage;
 }
 
-const counters: GatewayCounters = {
+const counters: Omit<GatewayCounters, 'memory'> = {
   statements: { 'request-log write': 0, 'transaction control': 0, 'change-sequence check': 0, listen: 0, other: 0 },
   otherStatements: {},
   keyBackendCalls: {},
@@ -94,7 +96,7 @@ countCalls(KmsKeyBackend.prototype, 'aws-kms', ['generateDataKey', 'unwrapDataKe
 
 if (process.send) {
   process.on('message', (message) => {
-    if (message === 'read-counters') process.send?.({ type: 'counters', counters });
+    if (message === 'read-counters') process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage() } });
   });
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

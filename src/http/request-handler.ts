@@ -17,12 +17,32 @@ export interface Routes {
   proxy: (request: IncomingMessage, response: ServerResponse, ids: RequestIds, path: string) => Promise<void>;
 }
 
-export function createRequestHandler(options: { logger: Logger; readiness: Readiness; routes: Routes }) {
+/** Bytes of the header block as sent: each `name: value` line with its CRLF. */
+function headerBytes(rawHeaders: string[]): number {
+  let total = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) total += rawHeaders[index]!.length + rawHeaders[index + 1]!.length + 4;
+  return total;
+}
+
+/** The 431 answer in the error envelope of the route: Anthropic's on /v1/messages, else OpenAI's. */
+function sendHeadersTooLarge(response: ServerResponse, path: string, limitBytes: number): void {
+  const message = `The request headers are larger than ${limitBytes} bytes (MAX_HEADER_BYTES).`;
+  const body = path.startsWith('/v1/messages')
+    ? { type: 'error', error: { type: 'request_too_large', message } }
+    : { error: { message, type: 'invalid_request_error', code: 'request_header_too_large', param: null } };
+  sendJson(response, 431, body, { connection: 'close' });
+}
+
+export function createRequestHandler(options: { logger: Logger; readiness: Readiness; routes: Routes; maxHeaderBytes: number }) {
   const { logger, readiness, routes } = options;
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
 
   async function route(request: IncomingMessage, response: ServerResponse, ids: RequestIds, path: string) {
+    if (headerBytes(request.rawHeaders) > options.maxHeaderBytes) {
+      sendHeadersTooLarge(response, path, options.maxHeaderBytes);
+      return;
+    }
     if (path === '/healthz') {
       sendJson(response, 200, { status: 'ok' });
       return;
