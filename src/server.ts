@@ -2,9 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App } from './app.js';
 import { runFirstStart, type FirstStartResult } from './bootstrap/first-start.js';
 import type { Config } from './config/environment.js';
-import { createKeyBackend } from './crypto/create-key-backend.js';
-import { runKeyCheck } from './crypto/key-check.js';
-import { SecretBox } from './crypto/secret-box.js';
+import { openSecretBox } from './bootstrap/open-secret-box.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { MigrationError, migrateToLatest, readMigrationStatus } from './db/migrations.js';
 import type { Logger } from './logger.js';
@@ -43,19 +41,7 @@ export async function startServer(
         );
       }
     }
-    const backend = await createKeyBackend(config.crypto, {
-      dataDirectory: config.database.dataDirectory,
-      embedded: database.kind === 'pglite',
-      logger,
-    });
-    const secretBox = new SecretBox(backend);
-    try {
-      // Refuses a key that cannot read this database's secrets before anything is written with it.
-      await runKeyCheck(database.db, secretBox, logger);
-    } catch (error) {
-      backend.close();
-      throw error;
-    }
+    const secretBox = await openSecretBox(config, database, logger);
     const app = createApp({ config, logger, database, secretBox });
     const firstStart = await runFirstStart(database, app.services);
     const address = await app.listen();

@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from '../config/environment.js';
-import { createKeyBackend } from '../crypto/create-key-backend.js';
+import { openSecretBox } from '../bootstrap/open-secret-box.js';
+import { loadConfig } from '../config/environment.js';
 import { CryptoError } from '../crypto/errors.js';
-import { runKeyCheck } from '../crypto/key-check.js';
-import { SecretBox } from '../crypto/secret-box.js';
 import { rotateCredentials } from '../features/provider-keys/rotation.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { LastUsedRecorder } from '../db/last-used-recorder.js';
@@ -12,7 +10,7 @@ import { ExpectedError } from '../errors.js';
 import { listManagementTokens, findManagementToken, touchManagementTokens } from '../features/management-tokens/management-token.repository.js';
 import { ManagementTokenService } from '../features/management-tokens/management-token.service.js';
 import { OrganizationService } from '../features/organizations/organization.service.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger } from '../logger.js';
 
 const usage = `Usage: keyroute <command> [options]
 
@@ -205,23 +203,6 @@ async function run(argv: string[]): Promise<void> {
         throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
     }
   }
-}
-
-/** The configured key backend, after the key check proves it can read this database's secrets. */
-async function openSecretBox(config: Config, database: DatabaseHandle, logger: Logger): Promise<SecretBox> {
-  const backend = await createKeyBackend(config.crypto, {
-    dataDirectory: config.database.dataDirectory,
-    embedded: database.kind === 'pglite',
-    logger,
-  });
-  const secretBox = new SecretBox(backend);
-  try {
-    await runKeyCheck(database.db, secretBox, logger);
-  } catch (error) {
-    backend.close();
-    throw error;
-  }
-  return secretBox;
 }
 
 async function ensureMigrated(database: DatabaseHandle): Promise<void> {
