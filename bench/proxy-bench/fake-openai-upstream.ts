@@ -1,6 +1,6 @@
 /**
  * A minimal OpenAI chat completions upstream for bench/proxy.bench.ts. It runs as a process of its
- * own, so that its work does not share an event loop with the load generator, and answers at once,
+ * own, so that its work does not share an event loop with the load generator, and responds at once,
  * without any artificial delay. The test fakes in test/support/fake-upstreams/ record every request
  * and build each response from scratch, which costs more than the gateway work being measured.
  *

@@ -2,14 +2,17 @@
  * Counters that bench/proxy.bench.ts preloads into the gateway process with
  * `node --import tsx --import <this file> src/main.ts`. They count every SQL statement sent through
  * the `pg` client, by kind, and every call of the key backends. The gateway needs an IPC channel
- * (spawn with stdio 'ipc'): on the message 'read-counters' this module sends back a
- * GatewayCounters snapshot with the process's memory usage. When the channel disconnects because
+ * (spawn with stdio 'ipc'): on a ReadCountersMessage this module sends back a GatewayCounters
+ * snapshot with the process's memory usage, after a full garbage collection if the message requests
+ * one. When the channel disconnects because
  * the benchmark died, it sends SIGTERM to its own process, so that no gateway outlives the benchmark.
  *
  * The counting wraps `pg.Client.prototype.query` and the prototypes of KeyringKeyBackend and
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
  * request does not pay at steady state when it sends no statement.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import pg from 'pg';
 import { KeyringKeyBackend } from '../../src/crypto/keyring-key-backend.js';
 import { KmsKeyBackend } from '../../src/crypto/kms-key-backend.js';
@@ -37,6 +40,16 @@ export interface GatewayCounters {
   /** process.memoryUsage() when the counters were read, in bytes. */
   memory: NodeJS.MemoryUsage;
 }
+
+export interface ReadCountersMessage {
+  type: 'read-counters';
+  /** Runs a full garbage collection first, so that `memory.heapUsed` counts live objects only. */
+  collectGarbage?: boolean;
+}
+
+// Makes gc() available without starting the gateway with --expose-gc.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 const counters: Omit<GatewayCounters, 'memory'> = {
   statements: { 'request-log write': 0, 'transaction control': 0, 'change-sequence check': 0, listen: 0, other: 0 },
@@ -96,7 +109,10 @@ countCalls(KmsKeyBackend.prototype, 'aws-kms', ['generateDataKey', 'unwrapDataKe
 
 if (process.send) {
   process.on('message', (message) => {
-    if (message === 'read-counters') process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage() } });
+    const request = message as Partial<ReadCountersMessage> | null;
+    if (request?.type !== 'read-counters') return;
+    if (request.collectGarbage) collectGarbage();
+    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage() } });
   });
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

@@ -7,7 +7,7 @@ import { request as httpRequest, type ClientRequest } from 'node:http';
 import { Pool } from 'undici';
 import { completionText, deltaText } from './fake-openai-upstream.js';
 
-/** Where chat completions go: straight to the fake upstream, or through the gateway. */
+/** The destination of chat completions: the fake upstream itself, or the gateway in front of it. */
 export interface ChatTarget {
   label: 'direct' | 'gateway';
   /** `http://127.0.0.1:PORT`. */
@@ -42,13 +42,23 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** A kept-alive pool of `connections` HTTP/1.1 connections without pipelining. */
+/** Milliseconds that a request may wait for the response headers, and for each body chunk, before it fails. */
+const requestTimeoutMs = 30_000;
+
+/** Opens a pool of `connections` kept-alive HTTP/1.1 connections without pipelining. */
 export function openPool(target: ChatTarget, connections: number): Pool {
-  return new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 });
+  return new Pool(target.origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 600_000,
+    headersTimeout: requestTimeoutMs,
+    bodyTimeout: requestTimeoutMs,
+  });
 }
 
-function unexpectedResponse(target: ChatTarget, what: string, status: number, text: string): Error {
-  return new Error(`${target.label} ${what}: expected status 200 with the fake's content, got ${status}: ${text.slice(0, 300)}`);
+function unexpectedResponse(target: ChatTarget, requestKind: string, status: number, text: string): Error {
+  return new Error(`${target.label} ${requestKind}: expected status 200 with the fake's content, got ${status}: ${text.slice(0, 300)}`);
 }
 
 /** Sends one non-streamed chat completion and returns its time until the whole body arrived. */
@@ -82,10 +92,19 @@ export async function sendStream(pool: Pool, target: ChatTarget, body: string): 
   return firstByteAt - started;
 }
 
-/** Sends `count` requests one after another and returns their times in ascending order. */
-export async function sequentialSamples(count: number, send: () => Promise<number>): Promise<number[]> {
+/**
+ * Sends `count` requests one after another and returns their times in ascending order. Throws
+ * when they take longer than `maxDurationMs` in total.
+ */
+export async function sequentialSamples(count: number, maxDurationMs: number, send: () => Promise<number>): Promise<number[]> {
   const samples: number[] = [];
-  for (let index = 0; index < count; index += 1) samples.push(await send());
+  const deadline = performance.now() + maxDurationMs;
+  for (let index = 0; index < count; index += 1) {
+    if (performance.now() > deadline) {
+      throw new Error(`${count} sequential requests did not complete within ${maxDurationMs} ms (${index} did); the target may be stalled`);
+    }
+    samples.push(await send());
+  }
   return samples.sort((a, b) => a - b);
 }
 
@@ -119,7 +138,7 @@ export interface SlowReaderOptions {
   clients: number;
   /** Content deltas per stream, as `max_tokens` of the request. */
   deltaCount: number;
-  /** Each client takes what its response buffer holds (at most about 16 KiB) once per interval. */
+  /** Each client takes whatever its response stream has buffered once per interval. */
   readIntervalMs: number;
   durationMs: number;
   sampleIntervalMs: number;

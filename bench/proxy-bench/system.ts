@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Clock ticks per second of utime and stime in /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux x86-64). */
+/** Clock ticks per second of utime and stime in /proc/<pid>/stat: USER_HZ (`getconf CLK_TCK`), which is 100 on x86 and Arm Linux. */
 const clockTicksPerSecond = 100;
 
 /**
@@ -77,7 +77,7 @@ export async function readRssBytes(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Returns the CPU milliseconds of every process named `name` (the comm field of /proc/<pid>/stat), by PID. */
+/** Returns the CPU milliseconds of every process whose /proc/<pid>/comm is `name`, by PID. */
 export async function readCpuOfProcessesNamed(name: string): Promise<Map<number, number>> {
   const result = new Map<number, number>();
   const entries = await readdir('/proc');
@@ -100,8 +100,8 @@ export async function readCpuOfProcessesNamed(name: string): Promise<Map<number,
 
 /**
  * Returns the CPU milliseconds that a set of processes used between two readings. A process that
- * started after the first reading counts in full; one that exited before the second reading is
- * missing from it, and its time since the first reading is lost.
+ * started after the first reading counts in full. A process that exited before the second reading
+ * is missing from it, so its time since the first reading is lost.
  */
 export function cpuDeltaMs(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
   let total = 0;

@@ -24,6 +24,8 @@ export interface ResponseHandling {
   handleEvent(event: SseEvent, call: ProxyCall): SseEvent | undefined;
   /** Rewrites a complete response body in place before it is sent. */
   rewriteBody(body: Json): void;
+  /** False when `rewriteBody` changes nothing, so the received bytes can go out as they are. */
+  readonly rewritesBody: boolean;
 }
 
 export interface ForwardRequest {
@@ -84,8 +86,10 @@ async function forwardComplete(transport: UpstreamTransport, request: ForwardReq
       try {
         const body = JSON.parse(bytes.toString('utf8')) as Json;
         request.handling.captureBodyUsage(body, call);
-        request.handling.rewriteBody(body);
-        payload = JSON.stringify(body);
+        if (request.handling.rewritesBody) {
+          request.handling.rewriteBody(body);
+          payload = JSON.stringify(body);
+        }
       } catch {
         // Not JSON after all: relay the bytes as they are.
       }

@@ -52,6 +52,7 @@ export function openAiHandling(provider: ProviderId, rewriter: OpenAiResponseRew
   return {
     captureBodyUsage: (body, call) => capture(body.usage, call),
     rewriteBody: (body) => rewriter.rewriteBody(body),
+    rewritesBody: rewriter.rewritesBody,
     handleEvent(received, call) {
       if (received.data === '[DONE]') return received;
       const event = scrubEvent(received, secrets, openAiErrorEvent.test(received.data));
@@ -84,6 +85,7 @@ export function anthropicHandling(secrets: readonly string[]): ResponseHandling 
       }
     },
     rewriteBody: () => undefined,
+    rewritesBody: false,
     handleEvent(received, call) {
       const event = scrubEvent(received, secrets, received.event === 'error');
       if (event.event !== 'message_start' && event.event !== 'message_delta') return event;

@@ -75,6 +75,8 @@ export interface OpenAiResponseRewriter {
   rewriteChunk(chunk: Json): boolean;
   /** True when chunks need parsing at all; false lets the route pass bytes through untouched. */
   readonly active: boolean;
+  /** True when `rewriteBody` can change a complete body; false lets it go out as received. */
+  readonly rewritesBody: boolean;
 }
 
 export interface PreparedOpenAiRequest {
@@ -197,6 +199,7 @@ function createRewriter(restoreIds: Map<string, string>, hideUsage: boolean): Op
   };
   return {
     active: restoreIds.size > 0 || hideUsage,
+    rewritesBody: restoreIds.size > 0,
     rewriteBody(body) {
       if (restoreIds.size === 0) return;
       for (const choice of (body.choices as Json[] | undefined) ?? []) restoreCalls((choice.message as Json | undefined)?.tool_calls);

@@ -1,0 +1,1037 @@
+/**
+ * Proxy benchmark: what the gateway adds to OpenAI chat completions, measured in one run against
+ * direct calls to the same fake upstream, on PostgreSQL with the request log on.
+ *
+ * Setup: a fresh database `keyroute_bench_<random>` on the PostgreSQL server of DATABASE_URL
+ * (default postgres://postgres@127.0.0.1:5432/test), which must run on this machine because its
+ * CPU time is read from /proc. An organization and a management token come from the CLI; a
+ * gateway key and an organization-wide OpenAI provider key come from the GraphQL API. The gateway
+ * runs as a child process, `node --import tsx src/main.ts`, with a keyring key backend,
+ * LOG_LEVEL=info written to a log file, and the request log writer at its defaults. The upstream
+ * is bench/proxy-bench/fake-openai-upstream.ts, a separate process that responds at once and
+ * checks the provider credential. bench/proxy-bench/gateway-probe.ts is preloaded into the gateway
+ * to count its SQL statements and key backend calls.
+ *
+ * Measured alike for the direct calls and for the gateway, in rounds that alternate which of the
+ * two goes first. The report shows the median over the rounds of:
+ *   - latency of non-streamed chat completions on 1 kept-alive connection (p50 and p99), and the
+ *     time to the first byte of streamed ones; "added" is gateway minus direct per round;
+ *   - requests per second on 16 connections, with the CPU time per request of the gateway process
+ *     and of PostgreSQL (from /proc/<pid>/stat), the request log writes included;
+ * and once: SQL statements and key backend calls per proxied request at steady state, the same on
+ * a second gateway that uses the fake AWS KMS of test/support/fake-kms-server.ts (on its own
+ * database, since a database keeps the key check of one key backend), and the gateway's RSS
+ * while 16 clients read long streams slowly.
+ *
+ * With --profile, one more round runs against a gateway started with `node --cpu-prof`, and the
+ * report ends with its hot spots. --profile-output FILE also keeps that profile in FILE (open it in
+ * the Performance panel of Chrome DevTools); it implies --profile.
+ *
+ * Every process it starts is stopped by its PID, and the databases and the temporary directory
+ * are removed, also after a failure or Ctrl-C. Every load loop is bounded in count and time.
+ *
+ * Usage: npx tsx bench/proxy.bench.ts [--rounds N] [--profile] [--profile-output FILE]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { Pool } from 'undici';
+import { FAKE_KMS_CREDENTIALS, FAKE_KMS_REGION, FakeKmsServer } from '../test/support/fake-kms-server.js';
+import { summarizeCpuProfile, type CpuProfile } from './proxy-bench/cpu-profile.js';
+import type { FakeUpstreamStats } from './proxy-bench/fake-openai-upstream.js';
+import type { GatewayCounters, ReadCountersMessage, StatementKind } from './proxy-bench/gateway-probe.js';
+import {
+  closedLoop,
+  completionBody,
+  median,
+  openPool,
+  percentile,
+  runSlowReaders,
+  sendCompletion,
+  sendStream,
+  sequentialSamples,
+  streamBody,
+  type ChatTarget,
+} from './proxy-bench/load.js';
+import {
+  ChildProcesses,
+  cpuDeltaMs,
+  findFreePort,
+  isLoopbackHost,
+  readCpuOfProcessesNamed,
+  readProcessCpuMs,
+  readRssBytes,
+} from './proxy-bench/system.js';
+
+const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+const fakeUpstreamPath = path.join(repositoryRoot, 'bench/proxy-bench/fake-openai-upstream.ts');
+const probeUrl = pathToFileURL(path.join(repositoryRoot, 'bench/proxy-bench/gateway-probe.ts')).href;
+const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/test';
+
+const latency = { warmUpRequests: 300, requests: 3_000 };
+const timeToFirstByte = { warmUpRequests: 100, requests: 1_000, deltaCount: 8 };
+const throughput = { connections: 16, warmUpRequests: 320, durationMs: 5_000, maxRequests: 200_000 };
+const steadyState = { connections: 4, requests: 5_000 };
+/**
+ * Load sent to each target once before the first round. Without it, the first round's added p50
+ * came out about 0.1 ms higher than that of later rounds (3 runs on a 2-core machine), presumably
+ * because V8 had not yet optimized the freshly started gateway.
+ */
+const initialWarmUp = { completions: 3_000, streams: 1_000, closedLoopMs: 5_000 };
+const slowReaders = { clients: 16, deltaCount: 250_000, readIntervalMs: 100, durationMs: 10_000, sampleIntervalMs: 500 };
+/** REQUEST_LOG_FLUSH_INTERVAL_MS at its default, and a margin for the flush itself. */
+const requestLogFlushWaitMs = 1_000 + 500;
+/**
+ * PostgreSQL 15 and later publish a backend's pending statistics when it goes idle, at most once a
+ * second (PGSTAT_MIN_INTERVAL), and within 10 s when it stays idle (PGSTAT_IDLE_INTERVAL). So
+ * readings of pg_stat_database wait this long after the last statement they must include.
+ */
+const statisticsSettleMs = 11_000;
+/** Maximum duration of one series of requests, such as one latency measurement or one warm-up. */
+const seriesTimeoutMs = 120_000;
+const gatewayStartTimeoutMs = 120_000;
+const commandTimeoutMs = 120_000;
+
+const targets = {
+  addedLatencyP50Ms: 0.3,
+  addedLatencyP99Ms: 1.5,
+  gatewayCpuPerRequestUs: 250,
+  addedTimeToFirstByteMs: 1,
+} as const;
+
+const children = new ChildProcesses();
+const cleanups: (() => Promise<void>)[] = [];
+
+function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function parseOptions(): { rounds: number; profile: boolean; profileOutput: string | undefined } {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      profile: { type: 'boolean', default: false },
+      'profile-output': { type: 'string' },
+    },
+  });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
+    throw new Error(`--rounds expects an integer from 1 to 9, got ${JSON.stringify(values.rounds)}`);
+  }
+  const profileOutput = values['profile-output'] === undefined ? undefined : path.resolve(values['profile-output']);
+  return { rounds, profile: values.profile || profileOutput !== undefined, profileOutput };
+}
+
+function formatLoad(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' / ');
+}
+
+function baseEnvironment(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // The SDK must never look for credentials at the instance metadata address.
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/** Runs a command to completion and returns its stdout; rejects on a non-zero exit or after the timeout. */
+async function runCommand(args: string[], environment: Record<string, string>): Promise<string> {
+  const child = children.add(spawn(process.execPath, args, { cwd: repositoryRoot, env: environment, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => void children.stop(child, 5_000), commandTimeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${stderr}`);
+  return stdout;
+}
+
+interface FakeUpstream {
+  origin: string;
+  readStats(): Promise<FakeUpstreamStats>;
+}
+
+async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
+  const child = children.add(
+    spawn(process.execPath, ['--import', 'tsx', fakeUpstreamPath], {
+      cwd: repositoryRoot,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FAKE_UPSTREAM_API_KEY: apiKey },
+      // The fake exits when its stdin closes, which also happens when this process is killed.
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const firstLine = await Promise.race([
+    new Promise<string>((resolve) => lines.once('line', resolve)),
+    new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`The fake upstream exited with ${code} before listening`)))),
+    sleep(60_000).then(() => {
+      throw new Error('The fake upstream did not report its port within 60 s');
+    }),
+  ]);
+  lines.close();
+  const { port } = JSON.parse(firstLine) as { port: number };
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    async readStats() {
+      const response = await fetch(`${origin}/bench/stats`, { signal: AbortSignal.timeout(5_000) });
+      return (await response.json()) as FakeUpstreamStats;
+    },
+  };
+}
+
+interface Gateway {
+  child: ChildProcess;
+  pid: number;
+  baseUrl: string;
+  logPath: string;
+  readCounters(options?: { collectGarbage?: boolean }): Promise<GatewayCounters>;
+}
+
+async function startGateway(options: { environment: Record<string, string>; logPath: string; cpuProfileDirectory?: string }): Promise<Gateway> {
+  const port = await findFreePort();
+  const profileArguments = options.cpuProfileDirectory ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDirectory] : [];
+  const logFd = openSync(options.logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = children.add(
+      spawn(process.execPath, ['--import', 'tsx', '--import', probeUrl, ...profileArguments, 'src/main.ts'], {
+        cwd: repositoryRoot,
+        env: { ...options.environment, PORT: String(port) },
+        stdio: ['ignore', logFd, 'pipe', 'ipc'],
+      }),
+    );
+  } finally {
+    closeSync(logFd);
+  }
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const deadline = performance.now() + gatewayStartTimeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`The gateway exited before it was ready (${child.exitCode ?? child.signalCode}):\n${stderr}`);
+    }
+    if (performance.now() > deadline) {
+      await children.stop(child);
+      throw new Error(`The gateway did not respond to /readyz with 200 within ${gatewayStartTimeoutMs} ms:\n${stderr}`);
+    }
+    try {
+      const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+
+  return {
+    child,
+    pid: child.pid!,
+    baseUrl,
+    logPath: options.logPath,
+    readCounters(readOptions = {}) {
+      return new Promise((resolve, reject) => {
+        const onMessage = (message: unknown) => {
+          const reply = message as { type?: string; counters?: GatewayCounters };
+          if (reply.type !== 'counters' || !reply.counters) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(reply.counters);
+        };
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new Error('The gateway probe did not return its counters within 10 s'));
+        }, 10_000);
+        child.on('message', onMessage);
+        const message: ReadCountersMessage = { type: 'read-counters', collectGarbage: readOptions.collectGarbage ?? false };
+        child.send(message);
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database and tenant
+
+async function createDatabase(admin: pg.Client, adminUrl: string): Promise<{ name: string; url: string }> {
+  const name = `keyroute_bench_${randomBytes(6).toString('hex')}`;
+  await admin.query(`create database ${name}`);
+  cleanups.push(async () => {
+    await admin.query(`drop database if exists ${name} with (force)`);
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
+/** Creates an organization and a write token with the CLI, as an operator would. */
+async function createOrganizationWithToken(environment: Record<string, string>): Promise<{ organizationId: string; token: string }> {
+  const organization = JSON.parse(
+    await runCommand(['--import', 'tsx', 'src/cli/main.ts', 'organizations', 'create', '--name', 'proxy bench', '--json'], environment),
+  ) as { id: string };
+  const token = JSON.parse(
+    await runCommand(
+      ['--import', 'tsx', 'src/cli/main.ts', 'tokens', 'create', '--organization', organization.id, '--scope', 'write', '--actor', 'proxy bench', '--json'],
+      environment,
+    ),
+  ) as { token: string };
+  return { organizationId: organization.id, token: token.token };
+}
+
+/**
+ * Tries pg_stat_statements in the bench database and returns why it cannot be used, or that it
+ * can. Where the extension is installed it can always be created, but its view works only when the
+ * server preloads the library (shared_preload_libraries), which takes a server restart.
+ */
+async function checkPgStatStatements(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('create extension if not exists pg_stat_statements');
+    await client.query('select 1 from pg_stat_statements limit 1');
+    return 'available, but the probe counts are used, because they also tell statements sent while serving a request from background ones';
+  } catch (error) {
+    return `unavailable (${(error as Error).message})`;
+  } finally {
+    await client.end();
+  }
+}
+
+async function graphql<Data>(gateway: Gateway, token: string, query: string, variables: Record<string, unknown>): Promise<Data> {
+  const response = await fetch(`${gateway.baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const result = (await response.json()) as { data?: Data; errors?: unknown[] };
+  if (result.errors || !result.data) throw new Error(`GraphQL request failed with status ${response.status}: ${JSON.stringify(result)}`);
+  return result.data;
+}
+
+const createGatewayKeyMutation = `
+  mutation CreateGatewayKey($input: CreateGatewayKeyInput!) {
+    createGatewayKey(input: $input) {
+      __typename
+      ... on GatewayKeyWithSecret { secret }
+      ... on Error { message }
+    }
+  }`;
+
+const createProviderKeyMutation = `
+  mutation CreateProviderKey($input: CreateProviderKeyInput!) {
+    createProviderKey(input: $input) {
+      __typename
+      ... on ProviderKeyPayload { providerKey { id } }
+      ... on Error { message }
+    }
+  }`;
+
+/** Creates a gateway key and an organization-wide OpenAI provider key through the GraphQL API; returns the gateway key's secret. */
+async function createKeys(gateway: Gateway, token: string, openAiKey: string): Promise<string> {
+  const created = await graphql<{ createGatewayKey: { __typename: string; secret?: string; message?: string } }>(gateway, token, createGatewayKeyMutation, {
+    input: { name: 'proxy bench' },
+  });
+  if (!created.createGatewayKey.secret) throw new Error(`createGatewayKey returned ${JSON.stringify(created.createGatewayKey)}`);
+  const provider = await graphql<{ createProviderKey: { __typename: string; message?: string } }>(gateway, token, createProviderKeyMutation, {
+    input: { provider: 'OPENAI', name: 'bench OpenAI', credentials: { apiKey: openAiKey }, assignment: { organization: true } },
+  });
+  if (provider.createProviderKey.__typename !== 'ProviderKeyPayload') {
+    throw new Error(`createProviderKey returned ${JSON.stringify(provider.createProviderKey)}`);
+  }
+  return created.createGatewayKey.secret;
+}
+
+function gatewayTarget(gateway: Gateway, gatewaySecret: string): ChatTarget {
+  return {
+    label: 'gateway',
+    origin: gateway.baseUrl,
+    headers: { authorization: `Bearer ${gatewaySecret}`, 'content-type': 'application/json' },
+    model: 'openai/gpt-4o',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface CpuSnapshot {
+  gatewayMs: number;
+  postgresAll: Map<number, number>;
+  postgresBench: Map<number, number>;
+}
+
+async function benchBackendPids(admin: pg.Client, database: string): Promise<number[]> {
+  const result = await admin.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1 and backend_type = 'client backend'`, [database]);
+  return result.rows.map((row) => row.pid);
+}
+
+async function snapshotCpu(admin: pg.Client, database: string, gateway: Gateway): Promise<CpuSnapshot> {
+  const [gatewayMs, postgresAll, pids] = await Promise.all([
+    readProcessCpuMs(gateway.pid),
+    readCpuOfProcessesNamed('postgres'),
+    benchBackendPids(admin, database),
+  ]);
+  if (gatewayMs === undefined) throw new Error(`The gateway process ${gateway.pid} is gone`);
+  const postgresBench = new Map<number, number>();
+  for (const pid of pids) {
+    const cpuMs = postgresAll.get(pid);
+    if (cpuMs !== undefined) postgresBench.set(pid, cpuMs);
+  }
+  return { gatewayMs, postgresAll, postgresBench };
+}
+
+interface RoundResult {
+  load1: number;
+  latencyP50: Record<ChatTarget['label'], number>;
+  latencyP99: Record<ChatTarget['label'], number>;
+  firstByteP50: Record<ChatTarget['label'], number>;
+  firstByteP99: Record<ChatTarget['label'], number>;
+  requestsPerSecond: Record<ChatTarget['label'], number>;
+  gatewayCpuPerRequestUs: number;
+  postgresBenchCpuPerRequestUs: number;
+  postgresAllCpuPerRequestUs: number;
+}
+
+async function measureLatency(target: ChatTarget): Promise<number[]> {
+  const pool = openPool(target, 1);
+  try {
+    const body = completionBody(target);
+    await sequentialSamples(latency.warmUpRequests, seriesTimeoutMs, () => sendCompletion(pool, target, body));
+    return await sequentialSamples(latency.requests, seriesTimeoutMs, () => sendCompletion(pool, target, body));
+  } finally {
+    await pool.close();
+  }
+}
+
+async function measureTimeToFirstByte(target: ChatTarget): Promise<number[]> {
+  const pool = openPool(target, 1);
+  try {
+    const body = streamBody(target, timeToFirstByte.deltaCount);
+    await sequentialSamples(timeToFirstByte.warmUpRequests, seriesTimeoutMs, () => sendStream(pool, target, body));
+    return await sequentialSamples(timeToFirstByte.requests, seriesTimeoutMs, () => sendStream(pool, target, body));
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Runs the closed loop on 16 connections; `around` wraps the timed part, for CPU readings. */
+async function measureThroughput(target: ChatTarget, around?: { before(): Promise<void>; after(requests: number): Promise<void> }): Promise<number> {
+  const pool: Pool = openPool(target, throughput.connections);
+  try {
+    const body = completionBody(target);
+    const send = () => sendCompletion(pool, target, body);
+    await closedLoop(throughput.connections, seriesTimeoutMs, throughput.warmUpRequests, send);
+    // Lets the request log write the warm-up's entries before the CPU reading starts.
+    if (around) await sleep(requestLogFlushWaitMs);
+    await around?.before();
+    const { requests, elapsedMs } = await closedLoop(throughput.connections, throughput.durationMs, throughput.maxRequests, send);
+    await around?.after(requests);
+    return requests / (elapsedMs / 1000);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Sends each target the initial warm-up: sequential completions and streams, then a closed loop on 16 connections. */
+async function warmUpTargets(targets: ChatTarget[]): Promise<void> {
+  for (const target of targets) {
+    const single = openPool(target, 1);
+    try {
+      const completion = completionBody(target);
+      const stream = streamBody(target, timeToFirstByte.deltaCount);
+      await sequentialSamples(initialWarmUp.completions, seriesTimeoutMs, () => sendCompletion(single, target, completion));
+      await sequentialSamples(initialWarmUp.streams, seriesTimeoutMs, () => sendStream(single, target, stream));
+    } finally {
+      await single.close();
+    }
+
+    const pool = openPool(target, throughput.connections);
+    try {
+      const completion = completionBody(target);
+      await closedLoop(throughput.connections, initialWarmUp.closedLoopMs, throughput.maxRequests, () => sendCompletion(pool, target, completion));
+    } finally {
+      await pool.close();
+    }
+  }
+}
+
+async function runRound(round: number, direct: ChatTarget, gateway: ChatTarget, gatewayProcess: Gateway, admin: pg.Client, database: string): Promise<RoundResult> {
+  const order = round % 2 === 1 ? [direct, gateway] : [gateway, direct];
+  const result: RoundResult = {
+    load1: loadavg()[0]!,
+    latencyP50: { direct: 0, gateway: 0 },
+    latencyP99: { direct: 0, gateway: 0 },
+    firstByteP50: { direct: 0, gateway: 0 },
+    firstByteP99: { direct: 0, gateway: 0 },
+    requestsPerSecond: { direct: 0, gateway: 0 },
+    gatewayCpuPerRequestUs: 0,
+    postgresBenchCpuPerRequestUs: 0,
+    postgresAllCpuPerRequestUs: 0,
+  };
+
+  for (const target of order) {
+    const samples = await measureLatency(target);
+    result.latencyP50[target.label] = percentile(samples, 0.5);
+    result.latencyP99[target.label] = percentile(samples, 0.99);
+  }
+  for (const target of order) {
+    const samples = await measureTimeToFirstByte(target);
+    result.firstByteP50[target.label] = percentile(samples, 0.5);
+    result.firstByteP99[target.label] = percentile(samples, 0.99);
+  }
+  for (const target of order) {
+    if (target.label === 'direct') {
+      result.requestsPerSecond.direct = await measureThroughput(target);
+      continue;
+    }
+    let before: CpuSnapshot;
+    result.requestsPerSecond.gateway = await measureThroughput(target, {
+      before: async () => {
+        before = await snapshotCpu(admin, database, gatewayProcess);
+      },
+      after: async (requests) => {
+        // The CPU reading includes the request log flush of the last entries.
+        await sleep(requestLogFlushWaitMs);
+        const after = await snapshotCpu(admin, database, gatewayProcess);
+        result.gatewayCpuPerRequestUs = ((after.gatewayMs - before.gatewayMs) * 1000) / requests;
+        result.postgresBenchCpuPerRequestUs = (cpuDeltaMs(before.postgresBench, after.postgresBench) * 1000) / requests;
+        result.postgresAllCpuPerRequestUs = (cpuDeltaMs(before.postgresAll, after.postgresAll) * 1000) / requests;
+      },
+    });
+  }
+  return result;
+}
+
+interface SteadyState {
+  requests: number;
+  statements: Record<StatementKind, number>;
+  otherStatements: GatewayCounters['otherStatements'];
+  keyBackendCalls: Record<string, number>;
+  /** Transactions that pg_stat_database counted for the database; undefined when not read. */
+  postgresTransactions: number | undefined;
+  /** KMS requests the fake KMS received, by operation; undefined for the keyring gateway. */
+  kmsRequests: Record<string, number> | undefined;
+}
+
+function subtractCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const delta = value - (before[key] ?? 0);
+    if (delta !== 0) result[key] = delta;
+  }
+  return result;
+}
+
+async function readTransactionCount(admin: pg.Client, database: string): Promise<number> {
+  await admin.query('select pg_stat_clear_snapshot()');
+  const result = await admin.query<{ count: string }>('select xact_commit + xact_rollback as count from pg_stat_database where datname = $1', [database]);
+  return Number(result.rows[0]!.count);
+}
+
+/**
+ * Sends `steadyState.requests` chat completions through a warmed-up gateway and returns what the
+ * gateway asked of PostgreSQL and of its key backend meanwhile, up to the request log flush after
+ * the last request. With `admin`, it also reads pg_stat_database before and after, waiting for
+ * PostgreSQL to publish its statistics each time.
+ */
+async function measureSteadyState(
+  target: ChatTarget,
+  gateway: Gateway,
+  options: { admin?: { client: pg.Client; database: string }; kms?: FakeKmsServer },
+): Promise<SteadyState> {
+  const { admin, kms } = options;
+  if (admin) await sleep(statisticsSettleMs);
+  const countersBefore = await gateway.readCounters();
+  const transactionsBefore = admin && (await readTransactionCount(admin.client, admin.database));
+  const kmsBefore = kms?.requests.length ?? 0;
+
+  const pool = openPool(target, steadyState.connections);
+  const body = completionBody(target);
+  const { requests } = await closedLoop(steadyState.connections, seriesTimeoutMs, steadyState.requests, () => sendCompletion(pool, target, body));
+  await pool.close();
+  await sleep(admin ? statisticsSettleMs : requestLogFlushWaitMs);
+
+  const countersAfter = await gateway.readCounters();
+  const transactionsAfter = admin && (await readTransactionCount(admin.client, admin.database));
+  const kmsRequests: Record<string, number> = {};
+  for (const request of kms?.requests.slice(kmsBefore) ?? []) kmsRequests[request.operation] = (kmsRequests[request.operation] ?? 0) + 1;
+
+  const otherStatements: GatewayCounters['otherStatements'] = {};
+  for (const [text, after] of Object.entries(countersAfter.otherStatements)) {
+    const before = countersBefore.otherStatements[text] ?? { inRequest: 0, background: 0 };
+    const delta = { inRequest: after.inRequest - before.inRequest, background: after.background - before.background };
+    if (delta.inRequest !== 0 || delta.background !== 0) otherStatements[text] = delta;
+  }
+  return {
+    requests,
+    statements: subtractCounts(countersAfter.statements, countersBefore.statements) as Record<StatementKind, number>,
+    otherStatements,
+    keyBackendCalls: subtractCounts(countersAfter.keyBackendCalls, countersBefore.keyBackendCalls),
+    postgresTransactions: transactionsBefore === undefined || transactionsAfter === undefined ? undefined : transactionsAfter - transactionsBefore,
+    kmsRequests: kms ? kmsRequests : undefined,
+  };
+}
+
+interface MemoryResult {
+  /** RSS right after the gateway became ready and the keys were created. */
+  startRssBytes: number;
+  /** JS heap used after a full garbage collection, right after start and after the rounds and the steady-state phase. */
+  startLiveHeapBytes: number;
+  idleLiveHeapBytes: number;
+  idleRssBytes: number;
+  maxRssBytes: number;
+  afterRssBytes: number;
+  idleHeapUsedBytes: number;
+  maxHeapUsedBytes: number;
+  /** Memory of ArrayBuffers and Buffers outside the V8 heap (process.memoryUsage().external). */
+  idleExternalBytes: number;
+  maxExternalBytes: number;
+  streaming: number;
+  clientBytesRead: number;
+  upstreamBytesWritten: number;
+  upstreamBackpressureWaits: number;
+  errors: string[];
+}
+
+async function measureSlowReaderMemory(
+  target: ChatTarget,
+  gateway: Gateway,
+  fake: FakeUpstream,
+  atStart: { rssBytes: number; liveHeapBytes: number },
+): Promise<MemoryResult> {
+  const { memory: liveMemory } = await gateway.readCounters({ collectGarbage: true });
+  await sleep(1_000);
+  const idleRssBytes = (await readRssBytes(gateway.pid)) ?? Number.NaN;
+  const { memory: idleMemory } = await gateway.readCounters();
+  const statsBefore = await fake.readStats();
+
+  let maxRssBytes = idleRssBytes;
+  let maxHeapUsedBytes = idleMemory.heapUsed;
+  let maxExternalBytes = idleMemory.external;
+  const readers = await runSlowReaders(target, {
+    ...slowReaders,
+    onSample: async () => {
+      maxRssBytes = Math.max(maxRssBytes, (await readRssBytes(gateway.pid)) ?? 0);
+      const { memory } = await gateway.readCounters();
+      maxHeapUsedBytes = Math.max(maxHeapUsedBytes, memory.heapUsed);
+      maxExternalBytes = Math.max(maxExternalBytes, memory.external);
+    },
+  });
+  const statsAfter = await fake.readStats();
+  await sleep(3_000);
+
+  return {
+    startRssBytes: atStart.rssBytes,
+    startLiveHeapBytes: atStart.liveHeapBytes,
+    idleLiveHeapBytes: liveMemory.heapUsed,
+    idleRssBytes,
+    maxRssBytes,
+    afterRssBytes: (await readRssBytes(gateway.pid)) ?? Number.NaN,
+    idleHeapUsedBytes: idleMemory.heapUsed,
+    maxHeapUsedBytes,
+    idleExternalBytes: idleMemory.external,
+    maxExternalBytes,
+    streaming: readers.streaming,
+    clientBytesRead: readers.bytesRead,
+    upstreamBytesWritten: statsAfter.streamBytes - statsBefore.streamBytes,
+    upstreamBackpressureWaits: statsAfter.backpressureWaits - statsBefore.backpressureWaits,
+    errors: readers.errors,
+  };
+}
+
+/**
+ * Starts a gateway with `--cpu-prof`, runs one latency and one throughput round through it, stops
+ * it and summarizes the profile. Copies the profile to `outputPath` when one is given.
+ */
+async function profileGateway(
+  environment: Record<string, string>,
+  gatewaySecret: string,
+  temporaryDirectory: string,
+  outputPath: string | undefined,
+): Promise<string> {
+  const profileDirectory = path.join(temporaryDirectory, 'cpu-profile');
+  const gateway = await startGateway({ environment, logPath: path.join(temporaryDirectory, 'gateway-profiled.log'), cpuProfileDirectory: profileDirectory });
+  try {
+    const target = gatewayTarget(gateway, gatewaySecret);
+    await measureLatency(target);
+    await measureThroughput(target);
+  } finally {
+    // The profile is written when the process exits.
+    await children.stop(gateway.child);
+  }
+  // Node names the files CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile. Thread 0 is the
+  // main thread; the others are helper threads such as the one that runs tsx's module hooks.
+  const files = await readdir(profileDirectory);
+  const mainThreadFile = files.find((file) => new RegExp(`\\.${gateway.pid}\\.0\\.\\d+\\.cpuprofile$`).test(file));
+  if (!mainThreadFile) throw new Error(`No main-thread .cpuprofile of process ${gateway.pid} in ${profileDirectory}: ${files.join(', ')}`);
+  const profilePath = path.join(profileDirectory, mainThreadFile);
+  if (outputPath) await copyFile(profilePath, outputPath);
+  const profile = JSON.parse(await readFile(profilePath, 'utf8')) as CpuProfile;
+  const summary = summarizeCpuProfile(profile);
+  return outputPath ? `${summary}\n\nThe profile is in ${outputPath}.` : summary;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function formatMs(value: number): string {
+  return `${value.toFixed(3)} ms`;
+}
+
+function formatMegabytes(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+function spread(values: number[], format: (value: number) => string): string {
+  return `${format(median(values))} [${format(Math.min(...values))} to ${format(Math.max(...values))}]`;
+}
+
+function verdict(value: number, limit: number): string {
+  return value < limit ? 'met' : 'MISSED';
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+function describeSteadyState(label: string, result: SteadyState): string[] {
+  const perRequest = (count: number) => (count / result.requests).toFixed(4);
+  const otherInRequest = Object.values(result.otherStatements).reduce((sum, entry) => sum + entry.inRequest, 0);
+  const otherBackground = Object.values(result.otherStatements).reduce((sum, entry) => sum + entry.background, 0);
+  const keyBackendTotal = Object.values(result.keyBackendCalls).reduce((sum, count) => sum + count, 0);
+  const s = result.statements;
+  const lines = [
+    `${label}: ${result.requests} requests on ${steadyState.connections} connections after warm-up`,
+    `  SQL statements besides the request log: ${otherInRequest + otherBackground + (s['change-sequence check'] ?? 0) + (s.listen ?? 0)}, ` +
+      `of which ${otherInRequest} sent while serving a request (${perRequest(otherInRequest)} per request), ` +
+      `${s['change-sequence check'] ?? 0} periodic change-sequence checks and ${otherBackground} other background statements`,
+    `  request log: ${s['request-log write'] ?? 0} writes (INSERT and last_used_at updates) and ${s['transaction control'] ?? 0} BEGIN/COMMIT statements around them`,
+    `  key backend calls: ${keyBackendTotal} (${perRequest(keyBackendTotal)} per request)${keyBackendTotal > 0 ? ` ${JSON.stringify(result.keyBackendCalls)}` : ''}`,
+  ];
+  for (const [text, count] of Object.entries(result.otherStatements)) {
+    lines.push(`    other statement: ${count.inRequest} in requests, ${count.background} background: ${text}`);
+  }
+  if (result.kmsRequests) {
+    const total = Object.values(result.kmsRequests).reduce((sum, count) => sum + count, 0);
+    lines.push(`  requests received by the fake KMS: ${total} (${perRequest(total)} per request)${total > 0 ? ` ${JSON.stringify(result.kmsRequests)}` : ''}`);
+  }
+  if (result.postgresTransactions !== undefined) {
+    const counted = (s['transaction control'] ?? 0) / 2 + (s['change-sequence check'] ?? 0) + otherInRequest + otherBackground;
+    lines.push(
+      `  cross-check: pg_stat_database counted ${result.postgresTransactions} transactions in the database; ` +
+        `the probe accounts for ${counted} (request log transactions + change-sequence checks + other statements, each of which runs alone).`,
+      '  PostgreSQL also counts the transactions of autovacuum and autoanalyze on this database, so its count can be a few higher.',
+    );
+  }
+  return lines;
+}
+
+interface Report {
+  started: Date;
+  loadAtStart: string;
+  loadAtEnd: string;
+  postgresVersion: string;
+  rounds: RoundResult[];
+  keyring: SteadyState;
+  kms: SteadyState;
+  memory: MemoryResult;
+  /** Outcome of the pg_stat_statements check: the reason it is unavailable, or that it is available. */
+  pgStatStatements: string;
+  logBytes: number;
+  logLines: number;
+  logProblems: string[];
+  profile: string | undefined;
+}
+
+function formatReport(report: Report): string {
+  const { rounds } = report;
+  const added = (metric: (round: RoundResult) => Record<ChatTarget['label'], number>) => rounds.map((round) => metric(round).gateway - metric(round).direct);
+  const addedP50 = added((round) => round.latencyP50);
+  const addedP99 = added((round) => round.latencyP99);
+  const addedFirstByteP50 = added((round) => round.firstByteP50);
+  const addedFirstByteP99 = added((round) => round.firstByteP99);
+  const gatewayCpu = rounds.map((round) => round.gatewayCpuPerRequestUs);
+  const rps = (label: ChatTarget['label']) => rounds.map((round) => round.requestsPerSecond[label]);
+  const side = (metric: (round: RoundResult) => Record<ChatTarget['label'], number>, label: ChatTarget['label']) =>
+    formatMs(median(rounds.map((round) => metric(round)[label])));
+  const us = (value: number) => `${value.toFixed(0)} µs`;
+  const count = (value: number) => value.toFixed(0);
+
+  const keyringOther = Object.values(report.keyring.otherStatements).reduce((sum, entry) => sum + entry.inRequest, 0);
+  const keyringKeyCalls = Object.values(report.keyring.keyBackendCalls).reduce((sum, value) => sum + value, 0);
+  const kmsOther = Object.values(report.kms.otherStatements).reduce((sum, entry) => sum + entry.inRequest, 0);
+  const kmsCalls = Object.values(report.kms.kmsRequests ?? {}).reduce((sum, value) => sum + value, 0);
+  const zero = (value: number) => (value === 0 ? 'met' : 'MISSED');
+
+  const rows = [
+    ['measurement', 'direct', 'gateway', 'added (median [min to max] of rounds)', 'target', 'result'],
+    ['chat completion latency p50, 1 connection', side((r) => r.latencyP50, 'direct'), side((r) => r.latencyP50, 'gateway'), spread(addedP50, formatMs), `< ${targets.addedLatencyP50Ms} ms`, verdict(median(addedP50), targets.addedLatencyP50Ms)],
+    ['chat completion latency p99, 1 connection', side((r) => r.latencyP99, 'direct'), side((r) => r.latencyP99, 'gateway'), spread(addedP99, formatMs), `< ${targets.addedLatencyP99Ms} ms`, verdict(median(addedP99), targets.addedLatencyP99Ms)],
+    ['stream time to first byte p50, 1 connection', side((r) => r.firstByteP50, 'direct'), side((r) => r.firstByteP50, 'gateway'), spread(addedFirstByteP50, formatMs), `< ${targets.addedTimeToFirstByteMs} ms`, verdict(median(addedFirstByteP50), targets.addedTimeToFirstByteMs)],
+    ['stream time to first byte p99, 1 connection', side((r) => r.firstByteP99, 'direct'), side((r) => r.firstByteP99, 'gateway'), spread(addedFirstByteP99, formatMs), '', ''],
+    ['requests per second, 16 connections', spread(rps('direct'), count), spread(rps('gateway'), count), `gateway/direct ${median(rounds.map((r) => r.requestsPerSecond.gateway / r.requestsPerSecond.direct)).toFixed(2)}`, '', ''],
+    ['gateway CPU per request, 16 connections', '', spread(gatewayCpu, us), '', `< ${targets.gatewayCpuPerRequestUs} µs`, verdict(median(gatewayCpu), targets.gatewayCpuPerRequestUs)],
+    ['PostgreSQL CPU per request, bench database backends', '', spread(rounds.map((r) => r.postgresBenchCpuPerRequestUs), us), '', '', ''],
+    ['PostgreSQL CPU per request, all postgres processes', '', spread(rounds.map((r) => r.postgresAllCpuPerRequestUs), us), '', '', ''],
+    ['gateway RSS idle / max with 16 slow streams / 3 s after', '', `${formatMegabytes(report.memory.idleRssBytes)} / ${formatMegabytes(report.memory.maxRssBytes)} / ${formatMegabytes(report.memory.afterRssBytes)}`, '', '', ''],
+    ['gateway JS heap used / external, idle and max with slow streams', '', `${formatMegabytes(report.memory.idleHeapUsedBytes)} / ${formatMegabytes(report.memory.idleExternalBytes)} -> ${formatMegabytes(report.memory.maxHeapUsedBytes)} / ${formatMegabytes(report.memory.maxExternalBytes)}`, '', '', ''],
+    ['SQL statements per request besides request log (keyring)', '', (keyringOther / report.keyring.requests).toFixed(4), '', '0', zero(keyringOther)],
+    ['key backend calls per request (keyring)', '', (keyringKeyCalls / report.keyring.requests).toFixed(4), '', '0', zero(keyringKeyCalls)],
+    ['SQL statements per request besides request log (KMS)', '', (kmsOther / report.kms.requests).toFixed(4), '', '0', zero(kmsOther)],
+    ['KMS calls per request (fake KMS)', '', (kmsCalls / report.kms.requests).toFixed(4), '', '0', zero(kmsCalls)],
+  ];
+
+  const roundRows = [
+    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all'],
+    ...rounds.map((round, index) => [
+      String(index + 1),
+      index % 2 === 0 ? 'direct' : 'gateway',
+      round.load1.toFixed(2),
+      `${round.latencyP50.direct.toFixed(3)}/${round.latencyP50.gateway.toFixed(3)}`,
+      `${round.latencyP99.direct.toFixed(3)}/${round.latencyP99.gateway.toFixed(3)}`,
+      `${round.firstByteP50.direct.toFixed(3)}/${round.firstByteP50.gateway.toFixed(3)}`,
+      `${round.firstByteP99.direct.toFixed(3)}/${round.firstByteP99.gateway.toFixed(3)}`,
+      `${round.requestsPerSecond.direct.toFixed(0)}/${round.requestsPerSecond.gateway.toFixed(0)}`,
+      us(round.gatewayCpuPerRequestUs),
+      `${us(round.postgresBenchCpuPerRequestUs)}/${us(round.postgresAllCpuPerRequestUs)}`,
+    ]),
+  ];
+
+  const missed = rows.slice(1).filter((row) => row[5] === 'MISSED').map((row) => row[0]!);
+  const memory = report.memory;
+  const lines = [
+    `Keyroute proxy benchmark, ${report.started.toISOString()}`,
+    `Node ${process.version}, PostgreSQL ${report.postgresVersion}, ${availableParallelism()} CPUs (shared with other work)`,
+    `Load average (1 / 5 / 15 min): ${report.loadAtStart} at start, ${report.loadAtEnd} at end`,
+    `${rounds.length} rounds; the order of direct and gateway alternates per round. Figures are medians over the rounds, with [min to max] where given.`,
+    '',
+    ...table(rows),
+    '',
+    missed.length === 0 ? 'All targets met.' : `Targets MISSED: ${missed.join('; ')}.`,
+    '',
+    'Per round (d = direct to the fake upstream, g = through the gateway):',
+    ...table(roundRows),
+    '',
+    'Method',
+    `- Gateway: node --import tsx src/main.ts on PostgreSQL (a fresh database), NODE_ENV=production, keyring key backend, request log at its defaults (batch 500, flush every 1 s),`,
+    `  LOG_LEVEL=info written to a file (${report.logLines} lines, ${formatMegabytes(report.logBytes)} by the end). This build has no metrics exporter to switch on.`,
+    '- Upstream: a separate fake process with zero delay that checks the Bearer credential; direct calls go to the same fake with the OpenAI key, gateway calls with the gateway key.',
+    `- Warm-up before the first round, per target: ${initialWarmUp.completions} sequential completions, ${initialWarmUp.streams} streams, ${initialWarmUp.closedLoopMs / 1000} s on ${throughput.connections} connections.`,
+    `- Latency: ${latency.requests} sequential non-streamed chat completions per target and round on 1 kept-alive connection (undici Pool) after ${latency.warmUpRequests} of warm-up;`,
+    '  time from the request to the end of the response body; "added" is the gateway percentile minus the direct percentile of the same round.',
+    `- Time to first byte: ${timeToFirstByte.requests} streams (stream: true, include_usage, ${timeToFirstByte.deltaCount} deltas) per target and round on 1 connection, after ${timeToFirstByte.warmUpRequests} of warm-up;`,
+    '  time from the request to the first body byte, which carries the first event.',
+    `- Throughput: ${throughput.connections} connections in a closed loop for ${throughput.durationMs / 1000} s (at most ${throughput.maxRequests} requests) after ${throughput.warmUpRequests} of warm-up.`,
+    `  CPU is utime+stime from /proc/<pid>/stat, read before the loop and ${requestLogFlushWaitMs} ms after it, so that the request log flush of the last entries counts.`,
+    '  "bench database backends" are the PostgreSQL backends connected to the bench database (pg_stat_activity); "all postgres processes" includes other users of the shared server.',
+    `- Memory: VmRSS of the gateway, idle and every ${slowReaders.sampleIntervalMs} ms while ${slowReaders.clients} clients on their own connections read streams of ${slowReaders.deltaCount} deltas,`,
+    `  each taking whatever its response stream has buffered once every ${slowReaders.readIntervalMs} ms, for ${slowReaders.durationMs / 1000} s; then the clients disconnect.`,
+    `  RSS right after start was ${formatMegabytes(memory.startRssBytes)}; the idle reading comes after all rounds. JS heap and external memory are process.memoryUsage() from the probe.`,
+    `  JS heap used after a full garbage collection: ${formatMegabytes(memory.startLiveHeapBytes)} right after start, ${formatMegabytes(memory.idleLiveHeapBytes)} after the rounds and the steady-state phase.`,
+    `  ${memory.streaming} of ${slowReaders.clients} streams started; clients read ${formatMegabytes(memory.clientBytesRead)} ` +
+      `(${(memory.clientBytesRead / slowReaders.clients / (slowReaders.durationMs / 1000) / 1024).toFixed(0)} KiB/s each), the upstream wrote ${formatMegabytes(memory.upstreamBytesWritten)} and waited for 'drain' ${memory.upstreamBackpressureWaits} times.` +
+      (memory.errors.length > 0 ? ` Client errors: ${memory.errors.slice(0, 5).join('; ')}` : ''),
+    '- SQL statements and key backend calls: bench/proxy-bench/gateway-probe.ts, preloaded into the gateway, counts every statement sent through pg.Client#query by kind,',
+    '  and whether it was sent inside the async context of an HTTP request. KMS calls are the requests that the fake KMS server received during the window.',
+    `  pg_stat_statements: ${report.pgStatStatements}. pg_stat_database transaction counts of the bench database serve as a cross-check.`,
+    '',
+    ...describeSteadyState('Keyring gateway', report.keyring),
+    ...describeSteadyState('AWS KMS gateway (fake KMS on 127.0.0.1)', report.kms),
+  ];
+  if (report.logProblems.length > 0) {
+    lines.push('', `Warnings and errors in the gateway log (${report.logProblems.length}, first 5):`, ...report.logProblems.slice(0, 5).map((line) => `  ${line}`));
+  }
+  if (report.profile) lines.push('', 'CPU profile of one extra round against a gateway started with --cpu-prof:', report.profile);
+  return lines.join('\n');
+}
+
+async function summarizeLog(logPath: string): Promise<{ bytes: number; lines: number; problems: string[] }> {
+  const text = await readFile(logPath, 'utf8');
+  const lines = text.split('\n').filter((line) => line !== '');
+  const problems = lines.filter((line) => /"level":"(warn|error|fatal)"/.test(line)).map((line) => line.slice(0, 300));
+  return { bytes: (await stat(logPath)).size, lines: lines.length, problems };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const started = new Date();
+  const loadAtStart = formatLoad();
+  const adminUrl = process.env.DATABASE_URL || defaultAdminUrl;
+  if (!isLoopbackHost(new URL(adminUrl).hostname)) {
+    throw new Error('DATABASE_URL must name a PostgreSQL server on this machine (127.0.0.1 or localhost), because its CPU time is read from /proc');
+  }
+
+  const temporaryDirectory = await mkdtemp(path.join(tmpdir(), 'keyroute-proxy-bench-'));
+  cleanups.push(() => rm(temporaryDirectory, { recursive: true, force: true }));
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  cleanups.push(() => admin.end());
+  const postgresVersion = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
+
+  const openAiKey = `sk-proj-${randomBytes(24).toString('hex')}`;
+  progress('Starting the fake upstream...');
+  const fake = await startFakeUpstream(openAiKey);
+  const direct: ChatTarget = {
+    label: 'direct',
+    origin: fake.origin,
+    headers: { authorization: `Bearer ${openAiKey}`, 'content-type': 'application/json' },
+    model: 'gpt-4o',
+  };
+  const wrongKey = await fetch(`${fake.origin}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-proj-wrong', 'content-type': 'application/json' },
+    body: completionBody(direct),
+  });
+  await wrongKey.arrayBuffer();
+  if (wrongKey.status !== 401) throw new Error(`The fake upstream accepted a wrong credential (status ${wrongKey.status})`);
+
+  // Keyring gateway: every measurement except the KMS calls.
+  const keyringDatabase = await createDatabase(admin, adminUrl);
+  const keyringEnvironment = {
+    ...baseEnvironment(),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    LISTEN_HOST: '127.0.0.1',
+    SHUTDOWN_DELAY_MS: '0',
+    DATABASE_URL: keyringDatabase.url,
+    KEYRING_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    UPSTREAM_OVERRIDES: `https://api.openai.com=${fake.origin}`,
+    UPSTREAM_REQUIRE_OVERRIDE: 'true',
+  };
+  progress(`Creating the tenant in ${keyringDatabase.name} with the CLI...`);
+  const keyringTenant = await createOrganizationWithToken(keyringEnvironment);
+  const pgStatStatements = await checkPgStatStatements(keyringDatabase.url);
+  progress('Starting the gateway...');
+  const logPath = path.join(temporaryDirectory, 'gateway.log');
+  const gateway = await startGateway({ environment: keyringEnvironment, logPath });
+  const gatewaySecret = await createKeys(gateway, keyringTenant.token, openAiKey);
+  const viaGateway = gatewayTarget(gateway, gatewaySecret);
+  const atStart = {
+    rssBytes: (await readRssBytes(gateway.pid)) ?? Number.NaN,
+    liveHeapBytes: (await gateway.readCounters({ collectGarbage: true })).memory.heapUsed,
+  };
+  const rejectedBefore = (await fake.readStats()).rejectedCredentials;
+
+  progress('Warming up both targets...');
+  await warmUpTargets([direct, viaGateway]);
+  const rounds: RoundResult[] = [];
+  for (let round = 1; round <= options.rounds; round += 1) {
+    progress(`Round ${round} of ${options.rounds} (load average ${formatLoad()})...`);
+    const result = await runRound(round, direct, viaGateway, gateway, admin, keyringDatabase.name);
+    rounds.push(result);
+    progress(
+      `  p50 ${result.latencyP50.direct.toFixed(3)}/${result.latencyP50.gateway.toFixed(3)} ms, p99 ${result.latencyP99.direct.toFixed(3)}/${result.latencyP99.gateway.toFixed(3)} ms, ` +
+        `TTFB p50 ${result.firstByteP50.direct.toFixed(3)}/${result.firstByteP50.gateway.toFixed(3)} ms, ` +
+        `${result.requestsPerSecond.direct.toFixed(0)}/${result.requestsPerSecond.gateway.toFixed(0)} req/s, gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request`,
+    );
+  }
+  if ((await fake.readStats()).rejectedCredentials !== rejectedBefore) throw new Error('The fake upstream rejected a credential that the gateway sent');
+
+  progress('Counting SQL statements and key backend calls at steady state (waits for PostgreSQL statistics)...');
+  const keyring = await measureSteadyState(viaGateway, gateway, { admin: { client: admin, database: keyringDatabase.name } });
+  progress('Measuring RSS with slow-reading streaming clients...');
+  const memory = await measureSlowReaderMemory(viaGateway, gateway, fake, atStart);
+  await children.stop(gateway.child);
+  const log = await summarizeLog(logPath);
+
+  // AWS KMS gateway against the fake KMS, on a database of its own.
+  progress('Starting the fake KMS and a gateway that uses it...');
+  const kms = await FakeKmsServer.start({ keys: [{ aliases: ['alias/keyroute-bench'] }] });
+  cleanups.push(() => kms.close());
+  const kmsDatabase = await createDatabase(admin, adminUrl);
+  const kmsEnvironment = {
+    ...keyringEnvironment,
+    DATABASE_URL: kmsDatabase.url,
+    KEYRING_KEYS: '',
+    KMS_KEY_ID: 'alias/keyroute-bench',
+    KMS_REGION: FAKE_KMS_REGION,
+    KMS_ENDPOINT: kms.endpoint,
+    AWS_ACCESS_KEY_ID: FAKE_KMS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_KMS_CREDENTIALS.secretAccessKey,
+  };
+  const kmsTenant = await createOrganizationWithToken(kmsEnvironment);
+  const kmsGateway = await startGateway({ environment: kmsEnvironment, logPath: path.join(temporaryDirectory, 'gateway-kms.log') });
+  const kmsSecret = await createKeys(kmsGateway, kmsTenant.token, openAiKey);
+  const viaKmsGateway = gatewayTarget(kmsGateway, kmsSecret);
+  const warmUpPool = openPool(viaKmsGateway, steadyState.connections);
+  await closedLoop(steadyState.connections, seriesTimeoutMs, 500, () => sendCompletion(warmUpPool, viaKmsGateway, completionBody(viaKmsGateway)));
+  await warmUpPool.close();
+  const kmsResult = await measureSteadyState(viaKmsGateway, kmsGateway, { kms });
+  await children.stop(kmsGateway.child);
+
+  let profile: string | undefined;
+  if (options.profile) {
+    progress('Profiling one more round with node --cpu-prof...');
+    try {
+      profile = await profileGateway(keyringEnvironment, gatewaySecret, temporaryDirectory, options.profileOutput);
+    } catch (error) {
+      profile = `The profile failed: ${(error as Error).message}`;
+    }
+  }
+
+  const report: Report = {
+    started,
+    loadAtStart,
+    loadAtEnd: formatLoad(),
+    postgresVersion,
+    rounds,
+    keyring,
+    kms: kmsResult,
+    memory,
+    pgStatStatements,
+    logBytes: log.bytes,
+    logLines: log.lines,
+    logProblems: log.problems,
+    profile,
+  };
+  process.stdout.write(`${formatReport(report)}\n`);
+}
+
+/** Stops every child process by PID, then drops the databases and removes the temporary directory, newest first. */
+async function cleanUp(): Promise<void> {
+  await children.stopAll(10_000);
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup().catch((error: unknown) => progress(`Cleanup step failed: ${(error as Error).message}`));
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal} received; stopping the processes this benchmark started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+process.once('exit', () => children.killAllNow());
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`bench/proxy.bench.ts failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}
