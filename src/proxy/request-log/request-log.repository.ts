@@ -46,16 +46,69 @@ function roundOrNull(value: number | null): number | null {
   return value === null ? null : Math.round(value);
 }
 
+/** Columns of an INSERT and the PostgreSQL type of each, in the order of the unnest parameters. */
+const insertColumns = [
+  ['id', 'uuid'],
+  ['occurred_at', 'timestamptz'],
+  ['organization_id', 'uuid'],
+  ['gateway_key_id', 'uuid'],
+  ['provider_key_id', 'uuid'],
+  ['credential_source', 'text'],
+  ['provider', 'text'],
+  ['model', 'text'],
+  ['region', 'text'],
+  ['stream', 'boolean'],
+  ['status', 'integer'],
+  ['error_code', 'text'],
+  ['latency_ms', 'integer'],
+  ['ttfb_ms', 'integer'],
+  ['upstream_latency_ms', 'integer'],
+  ['input_uncached_tokens', 'bigint'],
+  ['cache_read_tokens', 'bigint'],
+  ['cache_write_tokens', 'bigint'],
+  ['output_tokens', 'bigint'],
+  ['reasoning_tokens', 'bigint'],
+  ['raw_usage', 'jsonb'],
+  ['cost_micro_usd', 'bigint'],
+  ['price_table_version', 'text'],
+  ['tags', 'text[]'],
+  ['request_id', 'text'],
+  ['client_request_id', 'text'],
+  ['upstream_request_id', 'text'],
+] as const satisfies readonly (readonly [keyof RequestLogRow, string])[];
+
+/** Arrays cannot nest in `unnest`, so each row's tags travel as a JSON text and become text[] again in SQL. */
+function columnValues(rows: readonly RequestLogRow[], column: keyof RequestLogRow): unknown[] {
+  if (column === 'tags') return rows.map((row) => JSON.stringify(row.tags ?? []));
+  if (column === 'occurred_at') return rows.map((row) => row.occurred_at.toISOString());
+  return rows.map((row) => row[column] ?? null);
+}
+
 /**
- * Inserts rows in one multi-row INSERT. A row whose id and occurred_at already exist is skipped,
- * so that writing a batch again after a lost commit acknowledgement adds no duplicates.
+ * Inserts rows in one statement whose size does not depend on the batch: one array parameter per
+ * column, expanded by `unnest`. A multi-row VALUES list with 27 parameters per row cost about 9 µs
+ * per row to build, which blocked the event loop for milliseconds per batch and showed in the
+ * proxy's latency percentiles. A row whose id and occurred_at already exist is skipped, so that
+ * writing a batch again after a lost commit acknowledgement adds no duplicates.
  */
 export async function insertRequestLogs(db: Kysely<Database>, rows: readonly RequestLogRow[]): Promise<void> {
-  await db
-    .insertInto('request_logs')
-    .values([...rows])
-    .onConflict((conflict) => conflict.doNothing())
-    .execute();
+  if (rows.length === 0) return;
+  const names = sql.join(insertColumns.map(([column]) => sql.ref(column)));
+  const values = sql.join(
+    insertColumns.map(([column, type]) => {
+      if (column === 'tags') return sql`array(select jsonb_array_elements_text(u.tags::jsonb))`;
+      if (type === 'jsonb') return sql`u.${sql.ref(column)}::jsonb`;
+      return sql`u.${sql.ref(column)}`;
+    }),
+  );
+  const arrays = sql.join(
+    insertColumns.map(([column, type]) => {
+      const arrayType = column === 'tags' || type === 'jsonb' ? 'text[]' : `${type}[]`;
+      return sql`${columnValues(rows, column)}::${sql.raw(arrayType)}`;
+    }),
+  );
+  const aliases = sql.join(insertColumns.map(([column]) => sql.ref(column)));
+  await sql`insert into ${sql.table('request_logs')} (${names}) select ${values} from unnest(${arrays}) as u(${aliases}) on conflict do nothing`.execute(db);
 }
 
 /** Sets `last_used_at` of each gateway key to its time in `lastUsed`, unless it is already later. */
