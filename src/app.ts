@@ -93,7 +93,7 @@ export function createApp(options: {
       proxy: createProxyRoute({ config, logger: proxyLogger, directory, transport, catalog: config.models.catalog, requestLog }),
     },
   });
-  // Node's parser gets a larger bound than MAX_HEADER_BYTES so that the request handler, which knows
+  // Node's parser gets a larger bound than MAX_HEADER_BYTES so that the request handler, which has
   // the route, can answer oversized headers in the route's error envelope. Beyond the parser's
   // bound, Node rejects the request itself (below).
   const server = createServer({ maxHeaderSize: parserMaxHeaderBytes(config.server.maxHeaderBytes) }, handler.handle);
@@ -148,7 +148,7 @@ export function createApp(options: {
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
       readiness.markShuttingDown();
-      logger.info({ delayMs: config.server.shutdownDelayMs }, 'Shutting down: /readyz now answers 503');
+      logger.info({ delayMs: config.server.shutdownDelayMs }, 'Shutting down: /readyz now returns 503');
       // Load balancers need a moment to see /readyz fail before the listener closes.
       await sleep(config.server.shutdownDelayMs);
 

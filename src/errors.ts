@@ -67,8 +67,14 @@ export class ForbiddenError extends ExpectedError {
   }
 }
 
+/** Formats an input path as `input.modelAllowList[2]`. */
 export function formatPath(path: readonly (string | number)[]): string {
-  return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'number') text += `[${part}]`;
+    else text += text.length === 0 ? part : `.${part}`;
+  }
+  return text;
 }
 
 /** Too many requests of one kind from this organization; retry after the given time. */

@@ -6,7 +6,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 export const migrationsDirectory = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 export interface MigrationStatus {
-  /** Migrations this build knows that the database has not applied. */
+  /** Migrations of this build that the database has not applied. */
   pending: string[];
   /** Migrations the database has applied that this build does not know: a newer build ran them. */
   newer: string[];
@@ -56,7 +56,7 @@ export class MigrationError extends Error {
 
 /**
  * Applies every pending migration. Migrations are expand/contract, so a database that a newer build
- * already migrated is fine for this build as long as nothing this build knows is missing.
+ * already migrated is fine for this build as long as none of this build's migrations is missing.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<{ applied: string[]; status: MigrationStatus }> {
   const status = await readMigrationStatus(db);

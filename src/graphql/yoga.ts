@@ -8,7 +8,7 @@ import type { GraphqlContext } from './context.js';
 import { schema } from './schema.js';
 import { hideVariableValue } from './variable-errors.js';
 
-/** What the HTTP layer passes to Yoga for each request, after authentication. */
+/** Context that the HTTP layer passes to Yoga for each request, after authentication. */
 export type GraphqlServerContext = Omit<GraphqlContext, 'principal'> & {
   principal: GraphqlContext['principal'] | undefined;
 };

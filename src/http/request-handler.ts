@@ -24,7 +24,7 @@ function headerBytes(rawHeaders: string[]): number {
   return total;
 }
 
-/** The 431 answer in the error envelope of the route: Anthropic's on /v1/messages, else OpenAI's. */
+/** Sends 431 in the error envelope of the route: Anthropic's on /v1/messages, else OpenAI's. */
 function sendHeadersTooLarge(response: ServerResponse, path: string, limitBytes: number): void {
   const message = `The request headers are larger than ${limitBytes} bytes (MAX_HEADER_BYTES).`;
   const body = path.startsWith('/v1/messages')

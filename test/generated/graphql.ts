@@ -129,9 +129,9 @@ export type ProviderKeyTestOutcome =
   | 'VALID';
 
 export type ResolutionOutcome =
-  /** The chosen provider key is disabled, so requests are refused; there is no fallback. */
+  /** The chosen provider key is disabled, so requests are rejected. There is no fallback. */
   | 'DISABLED'
-  /** No credential is configured, so requests are refused. */
+  /** No credential is configured, so requests are rejected. */
   | 'NONE'
   /** Requests are served with this credential. */
   | 'USE';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { ProviderId } from '../../providers/providers.js';
 
-/** Which gateway keys a provider key serves: all of the organization's, or the listed ones. */
+/** Scope of a provider key: every gateway key of the organization, or the listed ones. */
 export type Assignment = { kind: 'ORGANIZATION' } | { kind: 'GATEWAY_KEYS'; gatewayKeyIds: string[] };
 
 /** Replaces a provider key's assignment rows; run it in the transaction that writes the key. */
@@ -54,7 +54,7 @@ export async function loadAssignments(
   return assignments;
 }
 
-/** The provider key holding a slot: organization-wide when `gatewayKeyId` is null. */
+/** Returns the provider key that holds a slot, the organization-wide one when `gatewayKeyId` is null. */
 export async function findSlotHolder(
   db: Kysely<Database>,
   organizationId: string,
@@ -79,7 +79,7 @@ export interface CandidateKey {
 }
 
 /**
- * The keys that could serve gateway keys `gatewayKeyIds`: their specific assignments and the
+ * Loads the keys that could serve gateway keys `gatewayKeyIds`: their specific assignments and the
  * organization-wide ones, with the enabled flag the resolution rules need.
  */
 export async function loadCandidateKeys(

@@ -46,7 +46,7 @@ const knownAwsRegions = new Set([
 
 const maskedValueMessage = 'is a masked value shown by the API; leave the field empty to keep the stored secret';
 
-/** True when the input asks to keep the stored credentials: omitted, null, or its field empty. */
+/** True when the input keeps the stored credentials: omitted, null, or its field empty. */
 export function keepsStoredCredentials(input: CredentialsInput | null | undefined): boolean {
   if (!input) return true;
   const values = [input.apiKey, input.bedrockRegions, input.vertexServiceAccount].filter((value) => value !== undefined && value !== null);

@@ -44,7 +44,7 @@ export const credentialsKindOf: Record<ProviderId, CredentialsKind> = {
   BEDROCK: 'BEDROCK_REGIONS',
 };
 
-/** What masked fields show in place of a secret that has no displayable part. */
+/** Text shown in place of a secret that has no displayable part. */
 export const secretIsSet = 'set';
 const ellipsis = '…';
 
@@ -68,7 +68,7 @@ export function maskAccessKeyId(accessKeyId: string): string {
   return `${accessKeyId.slice(0, 4)}${ellipsis}${accessKeyId.slice(-4)}`;
 }
 
-/** The first and last 4 characters of a 40-character private key id, which identifies but does not unlock. */
+/** Masks a private key id to its first and last 4 characters; the id identifies a key but does not unlock it. */
 export function maskPrivateKeyId(privateKeyId: string): string {
   return privateKeyId.length >= 16 ? `${privateKeyId.slice(0, 4)}${ellipsis}${privateKeyId.slice(-4)}` : ellipsis;
 }

@@ -74,10 +74,15 @@ const VertexServiceAccountRef = builder
     }),
   });
 
+const credentialsTypeNames = {
+  API_KEY: 'ApiKey',
+  BEDROCK_REGIONS: 'BedrockRegions',
+  VERTEX_SERVICE_ACCOUNT: 'VertexServiceAccount',
+} as const;
+
 const CredentialsUnion = builder.unionType('Credentials', {
   types: [ApiKeyRef, BedrockRegionsRef, VertexServiceAccountRef],
-  resolveType: (credentials) =>
-    credentials.kind === 'API_KEY' ? 'ApiKey' : credentials.kind === 'BEDROCK_REGIONS' ? 'BedrockRegions' : 'VertexServiceAccount',
+  resolveType: (credentials) => credentialsTypeNames[credentials.kind],
 });
 
 // Settings per provider.
@@ -164,7 +169,7 @@ export const ProviderKeyRef = builder.loadableNode('ProviderKey', {
   fields: (t) => ({
     provider: t.field({ type: ProviderEnum, resolve: (key) => key.provider }),
     name: t.exposeString('name'),
-    enabled: t.exposeBoolean('enabled', { description: 'A disabled key is refused by the proxy; it does not fall back to another key.' }),
+    enabled: t.exposeBoolean('enabled', { description: 'The proxy rejects requests that a disabled key would serve. It does not fall back to another key.' }),
     credentials: t.field({ type: CredentialsUnion, resolve: (key) => key.maskedCredentials }),
     settings: t.field({
       type: ProviderSettingsUnion,
@@ -210,8 +215,8 @@ const CredentialSourceEnum = builder.enumType('CredentialSource', {
 const ResolutionOutcomeEnum = builder.enumType('ResolutionOutcome', {
   values: {
     USE: { description: 'Requests are served with this credential.' },
-    DISABLED: { description: 'The chosen provider key is disabled, so requests are refused; there is no fallback.' },
-    NONE: { description: 'No credential is configured, so requests are refused.' },
+    DISABLED: { description: 'The chosen provider key is disabled, so requests are rejected. There is no fallback.' },
+    NONE: { description: 'No credential is configured, so requests are rejected.' },
   } as const,
 });
 

@@ -59,7 +59,7 @@ export class ProviderKeyTester {
       if (!transportError && !timedOut) throw error;
       return {
         outcome: 'TRANSIENT',
-        message: timedOut ? `The provider did not answer within ${this.timeoutMs} ms.` : transportError!.message,
+        message: timedOut ? `The provider did not respond within ${this.timeoutMs} ms.` : transportError!.message,
         httpStatus: null,
         latencyMs: latency(),
       };

@@ -82,13 +82,13 @@ export interface OpenAiResponseRewriter {
 export interface PreparedOpenAiRequest {
   body: Json;
   rewriter: OpenAiResponseRewriter;
-  /** True when the client asked for a usage chunk; the gateway asks for one regardless. */
+  /** True when the client asked for a usage chunk; the gateway requests one regardless. */
   clientWantsUsage: boolean;
 }
 
 /**
  * Adapts an OpenAI chat completions body for an OpenAI-compatible upstream: sets the upstream's
- * model id, removes gateway-only fields, applies the provider's field table, asks streams for usage
+ * model id, removes gateway-only fields, applies the provider's field table, requests usage in streams
  * where the upstream can give it, and rewrites tool call ids that the upstream would reject.
  * Throws RequestFieldError for a field that cannot be honoured.
  */
