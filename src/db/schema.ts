@@ -134,6 +134,55 @@ export interface RequestLogsTable {
 /** A bigint column, which `pg` returns as a string. */
 type Int8 = ColumnType<string, number | string, number | string>;
 
+/** Measures shared by the usage rollups; see migrations/20261204150000_usage_rollups.ts. */
+interface UsageMeasures {
+  request_count: number;
+  error_count: number;
+  input_uncached_tokens: Int8;
+  cache_read_tokens: Int8;
+  cache_write_tokens: Int8;
+  output_tokens: Int8;
+  reasoning_tokens: Int8;
+  cost_micro_usd: Int8;
+  /** The latency histogram: one count per bucket of src/features/usage/latency-histogram.ts. */
+  [latencyBucket: `latency_${'le' | 'gt'}_${number}ms`]: number;
+}
+
+/** One row per organization, UTC hour and set of dimensions. */
+export interface UsageHourlyTable extends UsageMeasures {
+  organization_id: string;
+  hour: Timestamp;
+  gateway_key_id: string;
+  provider_key_id: string | null;
+  provider: string | null;
+  model: string | null;
+  credential_source: string | null;
+  /** The first digit of the HTTP status. */
+  status_class: number;
+}
+
+/** Like usage_hourly without the gateway key and the status class. */
+export interface UsageProviderKeyHourlyTable extends UsageMeasures {
+  organization_id: string;
+  hour: Timestamp;
+  provider_key_id: string | null;
+  provider: string | null;
+  model: string | null;
+  credential_source: string | null;
+}
+
+/** Like usage_hourly per tag, without the status class. */
+export interface UsageTagHourlyTable extends UsageMeasures {
+  organization_id: string;
+  tag: string;
+  hour: Timestamp;
+  gateway_key_id: string;
+  provider_key_id: string | null;
+  provider: string | null;
+  model: string | null;
+  credential_source: string | null;
+}
+
 export interface Database extends KeyCheckDatabase {
   organizations: OrganizationsTable;
   management_tokens: ManagementTokensTable;
@@ -144,4 +193,7 @@ export interface Database extends KeyCheckDatabase {
   idempotency_keys: IdempotencyKeysTable;
   change_sequence: ChangeSequenceTable;
   request_logs: RequestLogsTable;
+  usage_hourly: UsageHourlyTable;
+  usage_provider_key_hourly: UsageProviderKeyHourlyTable;
+  usage_tag_hourly: UsageTagHourlyTable;
 }

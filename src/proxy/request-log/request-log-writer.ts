@@ -13,6 +13,8 @@ import {
   type RequestLogRow,
 } from './request-log.repository.js';
 import { RingBuffer } from './ring-buffer.js';
+import { aggregateUsage } from './usage-rollup.js';
+import { upsertHourlyUsage, upsertProviderKeyUsage, upsertTagUsage } from './usage-rollup.repository.js';
 
 /** Delay before the first retry of a failed write. It doubles with each failure up to the maximum. */
 const RETRY_INITIAL_DELAY_MS = 200;
@@ -61,10 +63,12 @@ interface RejectedRow {
  *
  * enqueue() only appends to a bounded in-memory queue. A flush starts when a batch fills up or when
  * the flush interval passes, and writes each batch as one multi-row INSERT. The same transaction
- * moves `last_used_at` of the batch's gateway keys and provider keys forward. While PostgreSQL is
- * unreachable, the batch stays queued and is retried with exponential backoff. New entries queue
- * until the bound is reached and are then dropped and counted. A row that PostgreSQL rejects as
- * invalid is dropped alone, and the rest of its batch is written.
+ * adds the batch to the three hourly usage rollups, so a batch that is not written is not counted
+ * either, and moves `last_used_at` of the batch's gateway keys and provider keys forward. A batch
+ * costs the same six statements whatever its size. While PostgreSQL is unreachable, the batch
+ * stays queued and is retried with exponential backoff. New entries queue until the bound is
+ * reached and are then dropped and counted. A row that PostgreSQL rejects as invalid is dropped
+ * alone, and the rest of its batch is written.
  *
  * Errors are logged once when a failure streak starts and once when it ends, with ids only, never
  * row contents.
@@ -335,7 +339,13 @@ export class RequestLogWriter {
     if (this.#state === 'stopped') return;
     try {
       await this.#db.transaction().execute(async (trx) => {
-        await insertRequestLogs(trx, rows);
+        const insertedIds = await insertRequestLogs(trx, rows);
+        // Only the rows inserted now are counted: a row skipped as already stored was counted by
+        // the transaction that stored it.
+        const usage = aggregateUsage(insertedIds.size === rows.length ? rows : rows.filter((row) => insertedIds.has(row.id)));
+        await upsertHourlyUsage(trx, usage.hourly);
+        await upsertProviderKeyUsage(trx, usage.byProviderKey);
+        await upsertTagUsage(trx, usage.tagged);
         await touchGatewayKeys(trx, latestUseByKey(rows, 'gateway_key_id'));
         await touchProviderKeys(trx, latestUseByKey(rows, 'provider_key_id'));
       });

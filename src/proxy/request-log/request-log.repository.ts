@@ -89,10 +89,11 @@ function columnValues(rows: readonly RequestLogRow[], column: keyof RequestLogRo
  * column, expanded by `unnest`. A multi-row VALUES list with 27 parameters per row cost about 9 µs
  * per row to build, which blocked the event loop for milliseconds per batch and showed in the
  * proxy's latency percentiles. A row whose id and occurred_at already exist is skipped, so that
- * writing a batch again after a lost commit acknowledgement adds no duplicates.
+ * writing a batch again after a lost commit acknowledgement adds no duplicates. Returns the ids of
+ * the rows inserted, which excludes the skipped ones.
  */
-export async function insertRequestLogs(db: Kysely<Database>, rows: readonly RequestLogRow[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function insertRequestLogs(db: Kysely<Database>, rows: readonly RequestLogRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
   const names = sql.join(insertColumns.map(([column]) => sql.ref(column)));
   const values = sql.join(
     insertColumns.map(([column, type]) => {
@@ -108,7 +109,8 @@ export async function insertRequestLogs(db: Kysely<Database>, rows: readonly Req
     }),
   );
   const aliases = sql.join(insertColumns.map(([column]) => sql.ref(column)));
-  await sql`insert into ${sql.table('request_logs')} (${names}) select ${values} from unnest(${arrays}) as u(${aliases}) on conflict do nothing`.execute(db);
+  const inserted = await sql<{ id: string }>`insert into ${sql.table('request_logs')} (${names}) select ${values} from unnest(${arrays}) as u(${aliases}) on conflict do nothing returning id`.execute(db);
+  return new Set(inserted.rows.map((row) => row.id));
 }
 
 /** Sets `last_used_at` of each gateway key to its time in `lastUsed`, unless it is already later. */
