@@ -3,6 +3,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Credentials } from '../../features/provider-keys/credentials.js';
 import { credentialsPurpose } from '../../features/provider-keys/provider-key.service.js';
 import type { Logger } from '../../logger.js';
+import type { ProxyCacheObserver } from '../../observability/cache-metrics.js';
 import { deepFreeze } from './deep-freeze.js';
 import { LruMap } from './expiring-lru-cache.js';
 import { SingleFlight } from './single-flight.js';
@@ -37,6 +38,8 @@ export interface CredentialCacheOptions {
   /** A monotonic clock in milliseconds. */
   now: () => number;
   logger: Logger;
+  /** Receives every lookup's outcome, for metrics. */
+  observer?: ProxyCacheObserver | undefined;
 }
 
 /**
@@ -66,20 +69,31 @@ export class CredentialCache {
   /** Returns the plaintext credentials, deeply frozen. Rejects with the CryptoError of a failed decrypt. */
   async get(stored: StoredCredentials): Promise<Credentials> {
     const now = this.options.now();
+    const observer = this.options.observer;
     const entry = this.#entries.get(entryKey(stored));
-    if (entry === undefined || entry.credentialsVersion !== stored.credentialsVersion) return this.#refresh(stored);
+    if (entry === undefined || entry.credentialsVersion !== stored.credentialsVersion) {
+      observer?.recordLookup('credential', 'miss');
+      return this.#refresh(stored);
+    }
     entry.lastUsedAt = now;
 
     const { failure, credentials } = entry;
     if (failure === undefined) {
       const fresh = !entry.expired && now - entry.decryptedAt < this.options.maxAgeMs;
-      if (fresh && credentials !== undefined) return credentials;
+      if (fresh && credentials !== undefined) {
+        observer?.recordLookup('credential', 'hit');
+        return credentials;
+      }
+      observer?.recordLookup('credential', 'miss');
       return this.#refresh(stored);
     }
+    // No usable plaintext: a remembered failure is a miss too, whether it is rethrown or retried.
     if (credentials === undefined) {
+      observer?.recordLookup('credential', 'miss');
       if (now < failure.retryAt) throw failure.error;
       return this.#refresh(stored);
     }
+    observer?.recordLookup('credential', 'stale');
     // The key backend failed with a retryable error before: serve the stale plaintext at once
     // rather than make each request wait for a backend that times out, and retry in the background.
     // NOTE: a stale entry has no age limit. It is served for as long as every retry fails with a

@@ -11,6 +11,7 @@ import type { Credentials } from '../../features/provider-keys/credentials.js';
 import { resolveCredential } from '../../features/provider-keys/resolution.js';
 import { defaultSettings } from '../../features/provider-keys/settings.js';
 import type { Logger } from '../../logger.js';
+import type { ProxyCacheObserver } from '../../observability/cache-metrics.js';
 import type { ProviderId } from '../../providers/providers.js';
 import { hashSecret, secretPrefixes } from '../../security/secrets.js';
 import type { ChangeListener, ChangeListenerHandlers } from './change-listener.js';
@@ -75,6 +76,8 @@ export interface ProxyDirectoryOptions {
   listenerReconnectDelayMs?: number;
   /** A monotonic clock in milliseconds, replaceable in tests. @default performance.now */
   now?: () => number;
+  /** Receives every cache hit and miss, for metrics. */
+  cacheObserver?: ProxyCacheObserver | undefined;
 }
 
 /** The provider keys that can serve one gateway key, and whether its organization may use platform credentials. */
@@ -112,6 +115,7 @@ export class ProxyDirectory {
   readonly #unknownKeys: ExpiringLruCache<string, true>;
   readonly #candidates: ExpiringLruCache<string, CandidateSet>;
   readonly #credentials: CredentialCache;
+  readonly #cacheObserver: ProxyCacheObserver | undefined;
   readonly #keyLoads = new SingleFlight<string, AuthenticatedGatewayKey | undefined>();
   readonly #candidateLoads = new SingleFlight<string, CandidateSet>();
   #platformCredentials: PlatformCredentials = new Map();
@@ -130,6 +134,7 @@ export class ProxyDirectory {
     this.#db = options.db;
     this.#logger = options.logger.child({ component: 'proxy-directory' });
     this.#now = options.now ?? (() => performance.now());
+    this.#cacheObserver = options.cacheObserver;
     this.#gatewayKeys = new ExpiringLruCache(config.keyCache, this.#now);
     this.#unknownKeys = new ExpiringLruCache(config.unknownKeyCache, this.#now);
     this.#candidates = new ExpiringLruCache(config.keyCache, this.#now);
@@ -140,6 +145,7 @@ export class ProxyDirectory {
       retryIntervalMs: config.credentialCache.retryIntervalMs,
       now: this.#now,
       logger: this.#logger,
+      observer: options.cacheObserver,
     });
   }
 
@@ -195,8 +201,15 @@ export class ProxyDirectory {
     const secretHash = hashSecret(secret);
     const cacheKey = secretHash.toString('base64');
     const cached = this.#gatewayKeys.get(cacheKey);
-    if (cached) return cached;
-    if (this.#unknownKeys.get(cacheKey)) return undefined;
+    if (cached) {
+      this.#cacheObserver?.recordLookup('gateway_key', 'hit');
+      return cached;
+    }
+    if (this.#unknownKeys.get(cacheKey)) {
+      this.#cacheObserver?.recordLookup('gateway_key', 'hit');
+      return undefined;
+    }
+    this.#cacheObserver?.recordLookup('gateway_key', 'miss');
 
     return this.#keyLoads.run(cacheKey, async () => {
       const generation = this.#generation;
@@ -261,7 +274,11 @@ export class ProxyDirectory {
 
   async #candidatesFor(gatewayKey: AuthenticatedGatewayKey): Promise<CandidateSet> {
     const cached = this.#candidates.get(gatewayKey.id);
-    if (cached && cached.organizationId === gatewayKey.organizationId) return cached;
+    if (cached && cached.organizationId === gatewayKey.organizationId) {
+      this.#cacheObserver?.recordLookup('assignment', 'hit');
+      return cached;
+    }
+    this.#cacheObserver?.recordLookup('assignment', 'miss');
 
     return this.#candidateLoads.run(gatewayKey.id, async () => {
       const generation = this.#generation;
@@ -404,6 +421,7 @@ export function createProxyDirectory(options: {
   secretBox: SecretBox;
   logger: Logger;
   config: ProxyDirectoryConfig;
+  cacheObserver?: ProxyCacheObserver | undefined;
 }): ProxyDirectory {
   const { database, ...rest } = options;
   return new ProxyDirectory({ ...rest, db: database.db, pool: database.pool, pglite: database.pglite });
