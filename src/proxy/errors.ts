@@ -38,6 +38,11 @@ const openAiTypes: Record<ErrorType, string> = {
   overloaded_error: 'server_error',
 };
 
+/** True when `value`, such as the error type an upstream sent, is one of the ErrorType values. */
+export function isErrorType(value: string): value is ErrorType {
+  return Object.hasOwn(openAiTypes, value);
+}
+
 /**
  * Errors raised by the gateway itself, with their status and type. Upstream errors keep the
  * provider's status and have the code `upstream_error` (see upstream-error-mapping.ts).

@@ -8,24 +8,41 @@ import { SseEventTooLargeError, SseParser, type SseEvent } from './sse/sse-parse
 import { StreamRelay } from './sse/stream-relay.js';
 import { mapTransportError, mapUpstreamError } from './upstream-error-mapping.js';
 import { forwardedResponseHeaders, upstreamRequestId } from './upstream/response-headers.js';
-import { readUpstreamText, type UpstreamResponse, type UpstreamTransport } from './upstream/transport.js';
+import { AbortEmitter, readUpstreamText, type UpstreamResponse, type UpstreamTransport } from './upstream/transport.js';
 import { toUpstreamTransportError, UpstreamTransportError } from './upstream/transport-error.js';
 
 type Json = Record<string, unknown>;
 
-/** Usage capture and client-facing rewrites for one upstream's responses. */
+/**
+ * Usage capture and client-facing rewrites for one upstream's responses: the same-format handlings
+ * in response-handling.ts, and the translating ones in translation/translated-handling.ts.
+ */
 export interface ResponseHandling {
-  /** Reads usage from a complete response body. */
-  captureBodyUsage(body: Json, call: ProxyCall): void;
   /**
-   * Handles one stream event: captures usage and returns the event to send, or undefined to drop
-   * it. Returning the same object keeps its original bytes.
+   * Captures usage from a complete JSON body and returns the body to send instead, or undefined to
+   * send the received bytes unchanged.
    */
-  handleEvent(event: SseEvent, call: ProxyCall): SseEvent | undefined;
-  /** Rewrites a complete response body in place before it is sent. */
-  rewriteBody(body: Json): void;
-  /** False when `rewriteBody` changes nothing, so the received bytes can go out as they are. */
-  readonly rewritesBody: boolean;
+  handleBody(body: Json, call: ProxyCall): Json | undefined;
+  /**
+   * False when `handleBody` only reads usage and never returns a replacement. The received bytes
+   * then go to the client first, and the body is parsed for usage after that, off the response's
+   * critical path.
+   */
+  readonly replacesBody: boolean;
+  /**
+   * Captures usage from one stream event and returns what to send for it: the same object (its
+   * bytes are kept), other events, or undefined for nothing.
+   */
+  handleEvent(event: SseEvent, call: ProxyCall): SseEvent | readonly SseEvent[] | undefined;
+  /** Returns the events to send after the upstream stream ended without a transport error. */
+  endStream?(call: ProxyCall): readonly SseEvent[];
+}
+
+/** Turns the bytes of an upstream stream into events. SseParser is one; Bedrock's event stream needs another. */
+export interface StreamDecoder {
+  push(chunk: Buffer): SseEvent[];
+  /** Returns the events still buffered when the upstream closed. */
+  end(): SseEvent[];
 }
 
 export interface ForwardRequest {
@@ -42,6 +59,24 @@ export interface ForwardRequest {
   /** Credential values to scrub from anything the upstream echoes. */
   secrets: string[];
   handling: ResponseHandling;
+  /** Decodes a streamed body; an SSE parser when absent. */
+  createDecoder?: () => StreamDecoder;
+  /**
+   * Commit the stream's headers with its first event rather than when the upstream answers, for
+   * upstreams that report errors inside a 200 stream (Bedrock's exception frames): an error that
+   * comes before the first event can then still be an HTTP error. The silence timer still commits.
+   */
+  commitOnFirstEvent?: boolean;
+  /**
+   * Returns fresh authorization headers after the upstream answered 401, for credentials that are
+   * short-lived tokens (Vertex). The request is then sent once more; its 401 body is discarded.
+   * Throws a ProxyError when no fresh token can be had.
+   */
+  reauthorize?: () => Promise<Record<string, string>>;
+  /** The cloud region or location the request goes to (Bedrock, Vertex), for the request log. */
+  region?: string;
+  /** Maps an upstream error response, for upstreams whose errors the generic mapping does not read. */
+  mapError?: (response: { status: number; headers: UpstreamResponse['headers']; body: string }) => ProxyError;
 }
 
 /**
@@ -62,14 +97,14 @@ export async function forward(
 }
 
 async function forwardComplete(transport: UpstreamTransport, request: ForwardRequest, response: ServerResponse, call: ProxyCall): Promise<number> {
-  const abort = new AbortController();
+  const abort = new AbortEmitter();
   const onClose = () => {
     if (!response.writableFinished) abort.abort();
   };
   response.on('close', onClose);
   try {
     call.upstreamStartedAt = performance.now();
-    const upstream = await transport.request({ url: request.url, method: 'POST', headers: request.headers, body: request.body, signal: abort.signal });
+    const upstream = await send(transport, request, abort);
     call.upstreamRequestId = upstreamRequestId(upstream.headers) ?? null;
 
     if (upstream.statusCode >= 400) {
@@ -82,19 +117,14 @@ async function forwardComplete(transport: UpstreamTransport, request: ForwardReq
     call.upstreamEndedAt = performance.now();
     let payload: Buffer | string = bytes;
     const contentType = String(upstream.headers['content-type'] ?? 'application/json');
-    if (contentType.includes('json')) {
-      try {
-        const body = JSON.parse(bytes.toString('utf8')) as Json;
-        request.handling.captureBodyUsage(body, call);
-        if (request.handling.rewritesBody) {
-          request.handling.rewriteBody(body);
-          payload = JSON.stringify(body);
-        }
-      } catch {
-        // Not JSON after all: relay the bytes as they are.
-      }
+    const isJson = contentType.includes('json');
+    if (isJson && request.handling.replacesBody) {
+      const body = parseJsonObject(bytes);
+      // A body that is not JSON after all is relayed as it is.
+      const replacement = body && request.handling.handleBody(body, call);
+      if (replacement) payload = JSON.stringify(replacement);
     }
-    if (abort.signal.aborted) return 499;
+    if (abort.aborted) return 499;
     call.markFirstByte();
     response.writeHead(upstream.statusCode, {
       ...forwardedResponseHeaders(upstream.headers),
@@ -103,9 +133,13 @@ async function forwardComplete(transport: UpstreamTransport, request: ForwardReq
       'content-length': Buffer.byteLength(payload),
     });
     response.end(payload);
+    if (isJson && !request.handling.replacesBody) {
+      const body = parseJsonObject(bytes);
+      if (body) request.handling.handleBody(body, call);
+    }
     return upstream.statusCode;
   } catch (error) {
-    if (abort.signal.aborted) return 499;
+    if (abort.aborted) return 499;
     const proxyError = toProxyError(error, request);
     if (!proxyError) throw error;
     return sendError(response, proxyError, request, call);
@@ -125,7 +159,7 @@ async function forwardStream(
   let upstream: UpstreamResponse | undefined;
   try {
     call.upstreamStartedAt = performance.now();
-    upstream = await transport.request({ url: request.url, method: 'POST', headers: request.headers, body: request.body, signal: relay.signal });
+    upstream = await send(transport, request, relay.signal);
     call.upstreamRequestId = upstreamRequestId(upstream.headers) ?? null;
 
     if (upstream.statusCode >= 400) {
@@ -134,30 +168,41 @@ async function forwardStream(
       return failRelay(relay, response, error, request, call);
     }
 
-    if (!relay.commitHeaders({ ...forwardedResponseHeaders(upstream.headers), ...request.gatewayHeaders }) && !relay.committed) {
-      upstream.body.destroy();
-      return 499;
+    const headers = { ...forwardedResponseHeaders(upstream.headers), ...request.gatewayHeaders };
+    if (request.commitOnFirstEvent) {
+      relay.setPendingHeaders(headers);
+    } else {
+      if (!relay.commitHeaders(headers) && !relay.committed) {
+        upstream.body.destroy();
+        return 499;
+      }
+      call.markFirstByte();
     }
-    call.markFirstByte();
 
-    const parser = new SseParser();
+    const decoder = request.createDecoder?.() ?? new SseParser();
     /** Writes the events that the handling keeps, and returns false when the client has left. */
-    const relayEvents = async (events: SseEvent[]): Promise<boolean> => {
+    const relayEvents = async (events: readonly SseEvent[]): Promise<boolean> => {
       let out = '';
       for (const event of events) {
         const handled = request.handling.handleEvent(event, call);
-        if (handled) out += formatSseEvent(handled);
+        if (handled === undefined) continue;
+        if (isSingleEvent(handled)) out += formatSseEvent(handled);
+        else for (const each of handled) out += formatSseEvent(each);
       }
-      return out.length === 0 || (await relay.write(out));
+      if (out.length === 0) return !relay.clientGone;
+      call.markFirstByte();
+      return relay.write(out);
     };
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-      if (!(await relayEvents(parser.push(chunk)))) {
+      if (!(await relayEvents(decoder.push(chunk)))) {
         upstream.body.destroy();
         return 499;
       }
     }
     // An upstream that closes without the blank line after its last event still sent that event.
-    if (!(await relayEvents(parser.end()))) return 499;
+    if (!(await relayEvents(decoder.end()))) return 499;
+    const closing = request.handling.endStream?.(call);
+    if (closing && closing.length > 0 && !(await relay.write(closing.map(formatSseEvent).join('')))) return 499;
     call.upstreamEndedAt = performance.now();
     await relay.end();
     return relay.clientGone ? 499 : 200;
@@ -176,8 +221,18 @@ async function forwardStream(
   }
 }
 
+/** Sends the request, and once more with fresh authorization after a 401 when the request allows it. */
+async function send(transport: UpstreamTransport, request: ForwardRequest, signal: AbortSignal | AbortEmitter): Promise<UpstreamResponse> {
+  const first = await transport.request({ url: request.url, method: 'POST', headers: request.headers, body: request.body, signal });
+  if (first.statusCode !== 401 || !request.reauthorize) return first;
+  await first.body.dump();
+  const headers = { ...request.headers, ...(await request.reauthorize()) };
+  return transport.request({ url: request.url, method: 'POST', headers, body: request.body, signal });
+}
+
 async function upstreamError(upstream: UpstreamResponse, request: ForwardRequest): Promise<ProxyError> {
   const text = await readUpstreamText(upstream.body);
+  if (request.mapError) return request.mapError({ status: upstream.statusCode, headers: upstream.headers, body: text });
   return mapUpstreamError({
     provider: request.provider,
     status: upstream.statusCode,
@@ -204,6 +259,19 @@ function toProxyError(error: unknown, request: ForwardRequest): ProxyError | und
   const transportError = error instanceof UpstreamTransportError ? error : toUpstreamTransportError(error, request.url.origin);
   if (transportError) return mapTransportError(transportError, request.provider, request.providerKeyLabel);
   return undefined;
+}
+
+function parseJsonObject(bytes: Buffer): Json | undefined {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isSingleEvent(handled: SseEvent | readonly SseEvent[]): handled is SseEvent {
+  return !Array.isArray(handled);
 }
 
 function providerLabel(provider: ProviderId): string {

@@ -14,7 +14,7 @@ type Json = Record<string, unknown>;
  * credential values. Error events also lose anything shaped like a credential (see scrubSecrets).
  * Returns the event itself, bytes untouched, when there is nothing to remove.
  */
-function scrubEvent(event: SseEvent, secrets: readonly string[], isError: boolean): SseEvent {
+export function scrubEvent(event: SseEvent, secrets: readonly string[], isError: boolean): SseEvent {
   const quotesSecret = secrets.some(
     (secret) => secret.length > 0 && (event.data.includes(secret) || event.data.includes(JSON.stringify(secret).slice(1, -1))),
   );
@@ -29,7 +29,8 @@ const usageObject = /"usage"\s*:\s*\{/;
 /** OpenAI-style `{"error":…}` events, and Mistral's `{"object":"error",…}`. */
 const openAiErrorEvent = /^\s*\{\s*"error"\s*:|"object"\s*:\s*"error"/;
 
-function openAiUsageReader(provider: ProviderId): (raw: unknown) => CanonicalUsage {
+/** Returns the usage converter for an OpenAI-format upstream's usage object. */
+export function openAiUsageReader(provider: ProviderId): (raw: unknown) => CanonicalUsage {
   if (provider === 'DEEPSEEK') return fromDeepSeekUsage;
   if (provider === 'XAI') return fromXaiUsage;
   return (raw) => fromOpenAiUsage(raw);
@@ -50,9 +51,13 @@ export function openAiHandling(provider: ProviderId, rewriter: OpenAiResponseRew
     }
   };
   return {
-    captureBodyUsage: (body, call) => capture(body.usage, call),
-    rewriteBody: (body) => rewriter.rewriteBody(body),
-    rewritesBody: rewriter.rewritesBody,
+    replacesBody: rewriter.rewritesBody,
+    handleBody(body, call) {
+      capture(body.usage, call);
+      if (!rewriter.rewritesBody) return undefined;
+      rewriter.rewriteBody(body);
+      return body;
+    },
     handleEvent(received, call) {
       if (received.data === '[DONE]') return received;
       const event = scrubEvent(received, secrets, openAiErrorEvent.test(received.data));
@@ -78,14 +83,14 @@ export function openAiHandling(provider: ProviderId, rewriter: OpenAiResponseRew
  */
 export function anthropicHandling(secrets: readonly string[]): ResponseHandling {
   return {
-    captureBodyUsage(body, call) {
+    replacesBody: false,
+    handleBody(body, call) {
       if (body.usage && typeof body.usage === 'object') {
         call.usage = fromAnthropicUsage(body.usage);
         call.rawUsage = body.usage as Json;
       }
+      return undefined;
     },
-    rewriteBody: () => undefined,
-    rewritesBody: false,
     handleEvent(received, call) {
       const event = scrubEvent(received, secrets, received.event === 'error');
       if (event.event !== 'message_start' && event.event !== 'message_delta') return event;

@@ -1,5 +1,5 @@
 import { providers, type ProviderId } from '../providers/providers.js';
-import { ProxyError, type ErrorType } from './errors.js';
+import { isErrorType, ProxyError, type ErrorType } from './errors.js';
 import { scrubSecrets } from './secret-scrubbing.js';
 import type { UpstreamTransportError } from './upstream/transport-error.js';
 
@@ -44,17 +44,6 @@ interface ProviderErrorDetails {
 }
 
 const maxMessageLength = 1_000;
-
-const errorTypes: ReadonlySet<string> = new Set<ErrorType>([
-  'invalid_request_error',
-  'authentication_error',
-  'permission_error',
-  'not_found_error',
-  'request_too_large',
-  'rate_limit_error',
-  'api_error',
-  'overloaded_error',
-]);
 
 /** Codes that mean the stored credential itself was rejected, whatever the status. */
 const credentialFailureCodes: ReadonlySet<string> = new Set([
@@ -255,7 +244,7 @@ export function mapUpstreamError(input: UpstreamErrorInput): ProxyError {
   }
   if (isUnfixableQuota(input, details)) headers['x-should-retry'] = 'false';
 
-  const type = details.type !== undefined && errorTypes.has(details.type) ? (details.type as ErrorType) : typeForStatus(input.status);
+  const type = details.type !== undefined && isErrorType(details.type) ? details.type : typeForStatus(input.status);
   return new ProxyError({
     status: input.status,
     type,

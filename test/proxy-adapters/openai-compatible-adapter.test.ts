@@ -121,6 +121,7 @@ describe('OpenAI-compatible adapter', () => {
 describe('Anthropic adapter', () => {
   it('forwards the client version and betas and sets the key', () => {
     const prepared = prepareAnthropicRequest({
+      endpoint: { kind: 'anthropic' },
       operation: 'messages',
       model: 'claude-sonnet-4-5',
       clientBody: { model: 'anthropic/claude-sonnet-4-5', max_tokens: 10, messages, tags: ['x'] },
@@ -136,7 +137,7 @@ describe('Anthropic adapter', () => {
   });
 
   it('defaults the version and targets count_tokens', () => {
-    const prepared = prepareAnthropicRequest({ operation: 'count_tokens', model: 'm', clientBody: {}, clientHeaders: {}, apiKey: 'k' });
+    const prepared = prepareAnthropicRequest({ operation: 'count_tokens', endpoint: { kind: 'anthropic' }, model: 'm', clientBody: {}, clientHeaders: {}, apiKey: 'k' });
     expect(prepared.headers['anthropic-version']).toBe('2023-06-01');
     expect(prepared.url.pathname).toBe('/v1/messages/count_tokens');
   });

@@ -385,6 +385,218 @@ describe('fake upstreams', () => {
     });
   });
 
+  describe('Anthropic-compatible endpoints of DeepSeek and zAI', () => {
+    const endpoints = [
+      { label: 'DeepSeek', url: 'https://api.deepseek.com/anthropic/v1/messages', key: keys.DEEPSEEK, fake: () => deepSeek },
+      { label: 'zAI', url: 'https://api.z.ai/api/anthropic/v1/messages', key: keys.ZAI, fake: () => zai },
+    ];
+    const request = { model: 'claude-sonnet-4-5', max_tokens: 100, messages };
+
+    function anthropicCall(url: string, headers: Record<string, string>, body: Json = request): Promise<Response> {
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), dispatcher: transport.dispatcher });
+    }
+
+    it.each(endpoints)('$label serves a message for x-api-key', async ({ url, key, fake, label }) => {
+      const response = await anthropicCall(url, { 'x-api-key': key });
+      const body = (await response.json()) as Json;
+      expect(response.status).toBe(200);
+      expect(body.content).toEqual([{ type: 'text', text: `Hello from the fake ${label} Anthropic API.` }]);
+      expect(fake().requests.at(-1)!.rejection).toBeUndefined();
+    });
+
+    it.each(endpoints)('$label streams named events', async ({ url, key }) => {
+      const { events } = await readEvents(await anthropicCall(url, { 'x-api-key': key }, { ...request, stream: true }));
+      expect(events[0]!.event).toBe('message_start');
+      expect(events.at(-1)!.event).toBe('message_stop');
+    });
+
+    it.each(endpoints)('$label rejects a wrong key in Anthropic format', async ({ url }) => {
+      const response = await anthropicCall(url, { 'x-api-key': 'sk-wrong-key' });
+      const body = (await response.json()) as Json;
+      expect(response.status).toBe(401);
+      expect(body).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    });
+
+    it.each(endpoints)('$label rejects the key as a Bearer token', async ({ url, key, fake }) => {
+      const response = await anthropicCall(url, { 'x-api-key': key, authorization: `Bearer ${key}` });
+      await response.text();
+      expect(response.status).toBe(400);
+      expect(fake().requests.at(-1)!.rejection).toBe('the client header authorization reached the upstream');
+    });
+
+    it('needs no anthropic-version header', async () => {
+      const response = await anthropicCall(endpoints[0]!.url, { 'x-api-key': keys.DEEPSEEK });
+      await response.text();
+      expect(response.status).toBe(200);
+      expect(deepSeek.requests.at(-1)!.headers['anthropic-version']).toBeUndefined();
+    });
+
+    it('serves no count_tokens', async () => {
+      const response = await anthropicCall('https://api.deepseek.com/anthropic/v1/messages/count_tokens', { 'x-api-key': keys.DEEPSEEK }, { model: 'claude-sonnet-4-5', messages });
+      await response.text();
+      expect(response.status).toBe(404);
+    });
+
+    it('keeps Bearer auth on chat completions', async () => {
+      const response = await chat('https://api.deepseek.com/chat/completions', keys.DEEPSEEK, { model: 'deepseek-chat', messages });
+      const body = (await response.json()) as Json;
+      expect(body.choices[0].message.content).toBe('Hello from the fake DeepSeek.');
+    });
+  });
+
+  describe('reasoning and parallel tool calls', () => {
+    it('returns reasoning_content in a DeepSeek completion', async () => {
+      deepSeek.enqueue({ reply: { reasoning: 'First I think.' } });
+      const body = (await (await chat('https://api.deepseek.com/chat/completions', keys.DEEPSEEK, { model: 'deepseek-reasoner', messages })).json()) as Json;
+      expect(body.choices[0].message.reasoning_content).toBe('First I think.');
+      expect(body.usage.completion_tokens_details.reasoning_tokens).toBeGreaterThan(0);
+    });
+
+    it('streams reasoning_content before the content', async () => {
+      deepSeek.enqueue({ reply: { reasoning: 'First I think.' } });
+      const chunks = dataOf((await readEvents(await chat('https://api.deepseek.com/chat/completions', keys.DEEPSEEK, { model: 'deepseek-reasoner', messages, stream: true }))).events);
+      const deltas = chunks.map((chunk) => chunk.choices[0]?.delta ?? {});
+      const firstContent = deltas.findIndex((delta: Json) => typeof delta.content === 'string' && delta.content !== '');
+      const reasoning = deltas.map((delta: Json) => delta.reasoning_content ?? '').join('');
+      expect(reasoning).toBe('First I think.');
+      expect(deltas.findLastIndex((delta: Json) => delta.reasoning_content !== undefined)).toBeLessThan(firstContent);
+    });
+
+    it('counts xAI reasoning beside completion_tokens', async () => {
+      xai.enqueue({ reply: { reasoning: 'First I think.' } });
+      const body = (await (await chat('https://api.x.ai/v1/chat/completions', keys.XAI, { model: 'grok-3-mini', messages })).json()) as Json;
+      const { usage } = body;
+      expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens + usage.completion_tokens_details.reasoning_tokens);
+    });
+
+    it('returns Mistral reasoning as thinking chunks', async () => {
+      mistral.enqueue({ reply: { reasoning: 'First I think.' } });
+      const body = (await (await chat('https://api.mistral.ai/v1/chat/completions', keys.MISTRAL, { model: 'magistral-medium-latest', messages })).json()) as Json;
+      expect(body.choices[0].message.content).toEqual([
+        { type: 'thinking', thinking: [{ type: 'text', text: 'First I think.' }] },
+        { type: 'text', text: 'Hello from the fake Mistral.' },
+      ]);
+    });
+
+    it('shows OpenAI clients no reasoning', async () => {
+      openAi.enqueue({ reply: { reasoning: 'First I think.' } });
+      const body = (await (await chat(openAiUrl, keys.OPENAI, { model: 'o3', messages })).json()) as Json;
+      expect(body.choices[0].message).not.toHaveProperty('reasoning_content');
+    });
+
+    it('interleaves the fragments of parallel calls', async () => {
+      openAi.enqueue({
+        reply: { interleaveToolCalls: true, toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }, { name: 'get_weather', arguments: { city: 'Rome' } }] },
+      });
+      const chunks = dataOf((await readEvents(await chat(openAiUrl, keys.OPENAI, { model: 'gpt-4o', messages, stream: true }))).events);
+      const fragments = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+      const order = fragments.map((fragment: Json) => fragment.index);
+      expect(order.slice(0, 4)).toEqual([0, 1, 0, 1]);
+      for (const [index, city] of ['Paris', 'Rome'].entries()) {
+        const json = fragments.filter((fragment: Json) => fragment.index === index).map((fragment: Json) => fragment.function.arguments).join('');
+        expect(JSON.parse(json)).toEqual({ city });
+      }
+    });
+  });
+
+  describe('Anthropic thinking and tool checks', () => {
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    const request = { model: 'claude-sonnet-4-5', max_tokens: 2048, messages };
+    const weather = { name: 'get_weather', input_schema: { type: 'object' } };
+
+    it('returns a signed thinking block when thinking is on', async () => {
+      anthropic.enqueue({ reply: { reasoning: 'Let me think.' } });
+      const body = (await (await messagesRequest({ ...request, thinking })).json()) as Json;
+      expect(body.content[0]).toMatchObject({ type: 'thinking', thinking: 'Let me think.' });
+      expect(body.content[0].signature.length).toBeGreaterThan(20);
+    });
+
+    it('returns no thinking when thinking is off', async () => {
+      anthropic.enqueue({ reply: { reasoning: 'Let me think.' } });
+      const body = (await (await messagesRequest(request)).json()) as Json;
+      expect(body.content.map((block: Json) => block.type)).toEqual(['text']);
+    });
+
+    it('streams thinking deltas and a signature', async () => {
+      anthropic.enqueue({ reply: { reasoning: 'Let me think.' } });
+      const chunks = dataOf((await readEvents(await messagesRequest({ ...request, thinking, stream: true }))).events);
+      const deltas = chunks.filter((chunk) => chunk.type === 'content_block_delta' && chunk.index === 0).map((chunk) => chunk.delta);
+      expect(deltas.filter((delta: Json) => delta.type === 'thinking_delta').map((delta: Json) => delta.thinking).join('')).toBe('Let me think.');
+      expect(deltas.at(-1).type).toBe('signature_delta');
+    });
+
+    /** Runs a thinking turn with one tool call and returns the assistant content to send back. */
+    async function thinkingToolTurn(): Promise<Json[]> {
+      anthropic.enqueue({ reply: { reasoning: 'I need the weather.', toolCalls: [{ id: 'toolu_weather1', name: 'get_weather', arguments: { city: 'Paris' } }] } });
+      const body = (await (await messagesRequest({ ...request, thinking, tools: [weather] })).json()) as Json;
+      return body.content as Json[];
+    }
+
+    function followUp(assistant: Json[]): Json {
+      return {
+        ...request,
+        thinking,
+        tools: [weather],
+        messages: [
+          ...messages,
+          { role: 'assistant', content: assistant },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_weather1', content: 'Sunny' }] },
+        ],
+      };
+    }
+
+    it('accepts its thinking block sent back unchanged', async () => {
+      const response = await messagesRequest(followUp(await thinkingToolTurn()));
+      await response.text();
+      expect(response.status).toBe(200);
+    });
+
+    it('rejects a thinking block with changed text', async () => {
+      const [block, ...rest] = await thinkingToolTurn();
+      const response = await messagesRequest(followUp([{ ...block, thinking: 'I need the time.' }, ...rest]));
+      const body = (await response.json()) as Json;
+      expect(response.status).toBe(400);
+      expect(body.error.message).toContain('Invalid `signature` in `thinking` block');
+    });
+
+    it('rejects a tool turn without its thinking block', async () => {
+      const [, ...rest] = await thinkingToolTurn();
+      const response = await messagesRequest(followUp(rest));
+      const body = (await response.json()) as Json;
+      expect(response.status).toBe(400);
+      expect(body.error.message).toContain('must start with a thinking block');
+    });
+
+    it('rejects a tool_use without its tool_result', async () => {
+      const history = [
+        ...messages,
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_a', name: 'get_weather', input: {} }] },
+        { role: 'user', content: 'Never mind.' },
+      ];
+      const body = (await (await messagesRequest({ ...request, messages: history })).json()) as Json;
+      expect(body.error.message).toContain('`tool_use` ids were found without `tool_result` blocks immediately after: toolu_a');
+    });
+
+    it('rejects an image of another type', async () => {
+      const image = { type: 'image', source: { type: 'base64', media_type: 'image/svg+xml', data: 'PHN2Zz4=' } };
+      const body = (await (await messagesRequest({ ...request, messages: [{ role: 'user', content: [image] }] })).json()) as Json;
+      expect(body.error.message).toContain('messages.0.content.0.source.base64.media_type');
+    });
+
+    it('rejects a temperature above 1', async () => {
+      const response = await messagesRequest({ ...request, temperature: 1.5 });
+      await response.text();
+      expect(response.status).toBe(400);
+    });
+
+    it('reports input tokens only at the end when told to', async () => {
+      anthropic.enqueue({ reply: { inputTokensAtEnd: true } });
+      const chunks = dataOf((await readEvents(await messagesRequest({ ...request, stream: true }))).events);
+      expect(chunks[0]!.message.usage.input_tokens).toBe(0);
+      expect(chunks.find((chunk) => chunk.type === 'message_delta')!.usage.input_tokens).toBeGreaterThan(0);
+    });
+  });
+
   describe('Anthropic messages', () => {
     const request = { model: 'claude-sonnet-4-5', max_tokens: 100, messages };
 

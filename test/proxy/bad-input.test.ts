@@ -161,23 +161,26 @@ describe('invalid bodies', () => {
     expect(upstreamRequestCount()).toBe(before);
   });
 
-  it('Anthropic format to OpenAI not supported yet', async () => {
+  it('Anthropic format field OpenAI cannot honour', async () => {
     const before = upstreamRequestCount();
 
-    const exchange = await post('/v1/messages', JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'Hello' }] }));
+    const exchange = await post(
+      '/v1/messages',
+      JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 10, top_k: 5, messages: [{ role: 'user', content: 'Hello' }] }),
+    );
 
     expectAnthropicError(exchange, 400, 'invalid_request_error');
-    expect((exchange.body.error as { message: string }).message).toMatch(/not supported yet/);
+    expect((exchange.body.error as { message: string }).message).toMatch(/top_k/);
     expect(upstreamRequestCount()).toBe(before);
   });
 
-  it('OpenAI format to Anthropic not supported yet', async () => {
+  it('OpenAI format field Anthropic cannot honour', async () => {
     const before = upstreamRequestCount();
 
-    const exchange = await post('/v1/chat/completions', JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hello' }] }));
+    const exchange = await post('/v1/chat/completions', JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', n: 2, messages: [{ role: 'user', content: 'Hello' }] }));
 
     expectOpenAiError(exchange, 400, 'invalid_request_error');
-    expect((exchange.body.error as { message: string }).message).toMatch(/not supported yet/);
+    expect((exchange.body.error as { param: unknown }).param).toBe('n');
     expect(upstreamRequestCount()).toBe(before);
   });
 
@@ -199,7 +202,63 @@ describe('invalid bodies', () => {
     expect((exchange.body.error as { param: unknown }).param).toBe('seed');
     expect(upstreamRequestCount()).toBe(before);
   });
+
+  it('JSON 5,000 levels deep, OpenAI envelope', async () => {
+    const before = upstreamRequestCount();
+
+    const exchange = await post('/v1/chat/completions', chatBodyWithMetadataDepth('openai/gpt-4o', 5_000));
+
+    expectOpenAiError(exchange, 400, 'invalid_request_error');
+    expect((exchange.body.error as { message: string }).message).toMatch(/deeper than 512 levels/);
+    expect(upstreamRequestCount()).toBe(before);
+  });
+
+  it('JSON 5,000 levels deep, Anthropic envelope', async () => {
+    const before = upstreamRequestCount();
+
+    const exchange = await post('/v1/messages', chatBodyWithMetadataDepth('claude-sonnet-4-5', 5_000));
+
+    expectAnthropicError(exchange, 400, 'invalid_request_error');
+    expect((exchange.body.error as { message: string }).message).toMatch(/deeper than 512 levels/);
+    expect(upstreamRequestCount()).toBe(before);
+  });
+
+  it('JSON at the depth limit accepted', async () => {
+    const exchange = await post('/v1/chat/completions', chatBodyWithMetadataDepth('openai/gpt-4o', 512));
+
+    expect(exchange.status).toBe(200);
+  });
+
+  it('JSON one level over the depth limit', async () => {
+    const exchange = await post('/v1/chat/completions', chatBodyWithMetadataDepth('openai/gpt-4o', 513));
+
+    expectOpenAiError(exchange, 400, 'invalid_request_error');
+  });
+
+  it('negative temperature to Claude', async () => {
+    const before = upstreamRequestCount();
+
+    const exchange = await post(
+      '/v1/chat/completions',
+      JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', temperature: -1, messages: [{ role: 'user', content: 'Hello' }] }),
+    );
+
+    expectOpenAiError(exchange, 400, 'invalid_request_error');
+    expect((exchange.body.error as { param: unknown }).param).toBe('temperature');
+    expect((exchange.body.error as { message: string }).message).toMatch(/-1/);
+    expect(upstreamRequestCount()).toBe(before);
+  });
 });
+
+/**
+ * Builds a chat body whose deepest value is `depth` levels deep, counting the body object as
+ * level 1: a `metadata` object nested `depth - 1` times.
+ */
+function chatBodyWithMetadataDepth(model: string, depth: number): string {
+  const levels = depth - 1;
+  const metadata = '{"a":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1);
+  return `{"model":${JSON.stringify(model)},"max_tokens":10,"messages":[{"role":"user","content":"Hello"}],"metadata":${metadata}}`;
+}
 
 describe('routes and methods', () => {
   it('unknown route is 404', async () => {

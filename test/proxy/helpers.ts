@@ -1,4 +1,6 @@
 import Anthropic, { type ClientOptions as AnthropicOptions } from '@anthropic-ai/sdk';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import OpenAI, { type ClientOptions as OpenAiOptions } from 'openai';
 import { encodeGlobalID } from '../../src/graphql/global-id.js';
 import type { CreateGatewayKeyInput, WriteContext } from '../../src/features/gateway-keys/gateway-key.service.js';
@@ -239,4 +241,23 @@ export async function rejectionOf<Reason = unknown>(promise: PromiseLike<unknown
     return error as Reason;
   }
   throw new Error('expected a rejection, but the promise was fulfilled');
+}
+
+/** Runs a typed GraphQL document against the server with a management token, and throws on GraphQL errors. */
+export async function runGraphql<Result, Variables>(
+  server: InProcessServer,
+  token: string,
+  document: TypedDocumentNode<Result, Variables>,
+  variables: Variables,
+): Promise<Result> {
+  const response = await fetch(`${server.baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const parsed = (await response.json()) as { data?: Result; errors?: { message: string }[] };
+  if (parsed.errors !== undefined || parsed.data === undefined) {
+    throw new Error(`GraphQL failed with HTTP ${response.status}: ${JSON.stringify(parsed.errors)}`);
+  }
+  return parsed.data;
 }

@@ -36,6 +36,7 @@ export class StreamRelay {
   readonly #options: StreamConfig;
   readonly #abortController = new AbortController();
   #committed = false;
+  #pendingHeaders: OutgoingHttpHeaders = {};
   #finished = false;
   #silenceTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -68,13 +69,18 @@ export class StreamRelay {
     return this.#abortController.signal.aborted;
   }
 
+  /** Sets the extra headers that a later commit sends, by `write` or by the silence timer. */
+  setPendingHeaders(headers: OutgoingHttpHeaders): void {
+    this.#pendingHeaders = headers;
+  }
+
   /**
-   * Sends status 200 with the SSE headers plus `headers`, such as the upstream's request id and
+   * Sends status 200 with the SSE headers plus `headers` (by default those of setPendingHeaders), such as the upstream's request id and
    * rate-limit headers, and starts the heartbeat. Framing headers among `headers` are ignored.
    * Returns false and sends nothing when the relay has finished, the client has left or the
    * headers were already committed. In the last case the extra headers are lost.
    */
-  commitHeaders(headers: OutgoingHttpHeaders = {}): boolean {
+  commitHeaders(headers: OutgoingHttpHeaders = this.#pendingHeaders): boolean {
     if (this.#committed || this.#finished || this.clientGone) return false;
     this.#committed = true;
     this.#clearSilenceTimer();

@@ -1,10 +1,24 @@
-import { anthropicBaseUrl } from './endpoints.js';
+import { anthropicCompatibleBaseUrl, type AnthropicEndpoint } from './endpoints.js';
+
+export type { AnthropicEndpoint };
 import { gatewayOnlyFields } from './openai-compatible-adapter.js';
 
 type Json = Record<string, unknown>;
 
 /** Sent when the client names no version; the API requires one on every request. */
 export const defaultAnthropicVersion = '2023-06-01';
+
+/** URLs parsed once, since every request needs one; shared, so callers must not change them. */
+const parsedUrls = new Map<string, URL>();
+
+function parsedUrl(text: string): URL {
+  let url = parsedUrls.get(text);
+  if (url === undefined) {
+    url = new URL(text);
+    parsedUrls.set(text, url);
+  }
+  return url;
+}
 
 export interface PreparedAnthropicRequest {
   url: URL;
@@ -13,13 +27,14 @@ export interface PreparedAnthropicRequest {
 }
 
 /**
- * Adapts an Anthropic Messages body (or a count_tokens body) for Anthropic's own API: the
- * upstream's model id, no gateway-only fields, the key as `x-api-key`, and the client's
+ * Adapts an Anthropic Messages body (or a count_tokens body) for Anthropic's own API, or for the
+ * Anthropic-compatible endpoints of DeepSeek and zAI: the upstream's model id, no gateway-only fields, the key as `x-api-key`, and the client's
  * `anthropic-version` and `anthropic-beta` forwarded (the version is not pinned, since newer SDKs
  * send newer versions).
  */
 export function prepareAnthropicRequest(options: {
   operation: 'messages' | 'count_tokens';
+  endpoint: AnthropicEndpoint;
   model: string;
   clientBody: Json;
   clientHeaders: { anthropicVersion?: string | undefined; anthropicBeta?: string | undefined };
@@ -34,5 +49,5 @@ export function prepareAnthropicRequest(options: {
   };
   if (options.clientHeaders.anthropicBeta) headers['anthropic-beta'] = options.clientHeaders.anthropicBeta;
   const path = options.operation === 'messages' ? '/v1/messages' : '/v1/messages/count_tokens';
-  return { url: new URL(path, anthropicBaseUrl), headers, body };
+  return { url: parsedUrl(`${anthropicCompatibleBaseUrl(options.endpoint)}${path}`), headers, body };
 }

@@ -22,16 +22,48 @@ export const zaiBaseUrls: Record<ZaiEndpoint, string> = {
 
 export const anthropicBaseUrl = 'https://api.anthropic.com';
 
+/** An upstream that takes Anthropic Messages requests. */
+export type AnthropicEndpoint = { kind: 'anthropic' } | { kind: 'deepseek' } | { kind: 'zai'; endpoint: ZaiEndpoint };
+
+/**
+ * Base URLs of the Anthropic-compatible endpoints, to which `/v1/messages` is appended. DeepSeek
+ * documents `https://api.deepseek.com/anthropic`. zAI's international endpoint serves both its
+ * pay-as-you-go and GLM Coding Plan keys (it is the one Claude Code is configured with).
+ */
+const zaiAnthropicBaseUrls: Record<ZaiEndpoint, string> = {
+  INTERNATIONAL: 'https://api.z.ai/api/anthropic',
+  CODING_PLAN: 'https://api.z.ai/api/anthropic',
+  // NOTE: unverified: the mainland China platform is assumed to mirror the international path.
+  CHINA: 'https://open.bigmodel.cn/api/anthropic',
+};
+
+export function anthropicCompatibleBaseUrl(endpoint: AnthropicEndpoint): string {
+  if (endpoint.kind === 'anthropic') return anthropicBaseUrl;
+  if (endpoint.kind === 'deepseek') return 'https://api.deepseek.com/anthropic';
+  return zaiAnthropicBaseUrls[endpoint.endpoint];
+}
+
 export type OpenAiCompatibleProvider = 'OPENAI' | 'MISTRAL' | 'DEEPSEEK' | 'XAI' | 'ZAI';
 
 export function isOpenAiCompatible(provider: ProviderId): provider is OpenAiCompatibleProvider {
   return provider === 'OPENAI' || provider === 'MISTRAL' || provider === 'DEEPSEEK' || provider === 'XAI' || provider === 'ZAI';
 }
 
+/**
+ * Parsed once: a URL costs microseconds to parse, and every proxied request needs one. The objects
+ * are shared, so callers must not change them.
+ */
+const parsedChatCompletionsUrls = new Map<string, URL>();
+
 export function chatCompletionsUrl(provider: OpenAiCompatibleProvider, settings: Record<string, unknown>): URL {
-  if (provider === 'ZAI') {
-    const endpoint = (settings.endpoint as ZaiEndpoint | undefined) ?? 'INTERNATIONAL';
-    return new URL(`${zaiBaseUrls[endpoint]}/chat/completions`);
+  const text =
+    provider === 'ZAI'
+      ? `${zaiBaseUrls[(settings.endpoint as ZaiEndpoint | undefined) ?? 'INTERNATIONAL']}/chat/completions`
+      : chatCompletionsUrls[provider];
+  let url = parsedChatCompletionsUrls.get(text);
+  if (url === undefined) {
+    url = new URL(text);
+    parsedChatCompletionsUrls.set(text, url);
   }
-  return new URL(chatCompletionsUrls[provider]);
+  return url;
 }

@@ -39,6 +39,21 @@ export interface FakeReply {
   toolCalls?: FakeToolCall[];
   /** Characters per streamed text delta; by default the text streams word by word. */
   deltaSize?: number;
+  /**
+   * Reasoning text sent before the reply text: `reasoning_content` from the OpenAI-compatible fakes
+   * (thinking chunks from Mistral's), a thinking block signed by the fake from the Anthropic fakes.
+   */
+  reasoning?: string;
+  /**
+   * Whether an OpenAI-compatible stream sends the first fragment of every tool call before the rest
+   * of any, then the remaining fragments in turns, so that parallel calls interleave.
+   */
+  interleaveToolCalls?: boolean;
+  /**
+   * Whether an Anthropic stream reports 0 input tokens in `message_start` and the real count in
+   * `message_delta`, a case that a gateway reading usage only from `message_start` gets wrong.
+   */
+  inputTokensAtEnd?: boolean;
 }
 
 export interface FakeError {
@@ -71,7 +86,7 @@ export interface FakeBehaviour {
   /** Sends this many `: keep-alive` comment lines before the first event, as DeepSeek does while queued. */
   keepAliveComments?: number;
   /**
-   * Breaks a stream after this many deltas (text deltas and tool argument fragments): `error`
+   * Breaks a stream after this many deltas (text, reasoning and tool argument fragments): `error`
    * sends the provider's in-stream error event and ends, `destroy` destroys the socket, `silence`
    * stops writing and keeps the connection open.
    */
@@ -106,11 +121,8 @@ export interface FakeExchange {
   behaviour: FakeBehaviour;
 }
 
-export interface FakeServerDefinition {
-  provider: string;
-  origin: string;
-  /** The Host header the request must carry; null skips the check (clients pointed at the fake directly). */
-  expectedHost: string | null;
+/** The credential checks, error format and router of one API that a fake serves. */
+export interface FakeApi {
   /** Headers whose presence means a client credential leaked upstream. */
   forbiddenHeaders: readonly string[];
   /** Returns the credential the request carries, or undefined. */
@@ -121,6 +133,19 @@ export interface FakeServerDefinition {
   /** Sends the provider-shaped error for a failed check or a scripted error. */
   sendError(response: ServerResponse, error: FakeError, credential?: string): void;
   route(exchange: FakeExchange): Promise<void>;
+}
+
+export interface FakeServerDefinition extends FakeApi {
+  provider: string;
+  origin: string;
+  /** The Host header the request must carry; null skips the check (clients pointed at the fake directly). */
+  expectedHost: string | null;
+  /**
+   * Further APIs on the same origin, each chosen by the prefix of the request path, with credential
+   * checks and errors of their own. DeepSeek and zAI serve an Anthropic-compatible API beside their
+   * chat completions, and one override can route an origin to one fake only.
+   */
+  pathApis?: readonly { pathPrefix: string; api: FakeApi }[];
 }
 
 const maxBodyBytes = 64 * 1024 * 1024;
@@ -312,21 +337,22 @@ export async function startFakeServer(definition: FakeServerDefinition): Promise
     requests.push(request);
     for (const wake of arrivalWaiters.splice(0)) wake();
 
-    const credential = definition.readCredential(incoming.headers);
+    const api = definition.pathApis?.find((candidate) => request.path.startsWith(candidate.pathPrefix))?.api ?? definition;
+    const credential = api.readCredential(incoming.headers);
     if (definition.expectedHost !== null && incoming.headers.host !== definition.expectedHost) {
       request.rejection = `Host was ${JSON.stringify(incoming.headers.host)}, expected ${definition.expectedHost}`;
-      definition.sendError(response, { status: 421, message: `fake upstream: ${request.rejection}` });
+      api.sendError(response, { status: 421, message: `fake upstream: ${request.rejection}` });
       return;
     }
-    const leaked = definition.forbiddenHeaders.find((name) => incoming.headers[name] !== undefined);
+    const leaked = api.forbiddenHeaders.find((name) => incoming.headers[name] !== undefined);
     if (leaked) {
       request.rejection = `the client header ${leaked} reached the upstream`;
-      definition.sendError(response, { status: 400, message: `fake upstream: ${request.rejection}` });
+      api.sendError(response, { status: 400, message: `fake upstream: ${request.rejection}` });
       return;
     }
-    if (credential !== definition.expectedKey) {
+    if (credential !== api.expectedKey) {
       request.rejection = credential === undefined ? 'no credential' : 'wrong credential';
-      definition.rejectCredential(response, credential);
+      api.rejectCredential(response, credential);
       return;
     }
 
@@ -335,10 +361,10 @@ export async function startFakeServer(definition: FakeServerDefinition): Promise
     if (behaviour.headersDelayMs) await sleep(behaviour.headersDelayMs);
     if (response.destroyed) return;
     if (behaviour.error) {
-      definition.sendError(response, behaviour.error, credential);
+      api.sendError(response, behaviour.error, credential);
       return;
     }
-    await definition.route({ request, response, credential, behaviour });
+    await api.route({ request, response, credential, behaviour });
   }
 
   const server = createServer((incoming, response) => {

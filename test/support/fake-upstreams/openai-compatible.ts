@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { anthropicMessagesApi } from './anthropic.js';
 import {
   countTokens,
   FakeStreamWriter,
@@ -38,14 +39,30 @@ interface ProviderProfile {
   models: string[];
   /** Whether a stream sends usage only when `stream_options.include_usage` is set (else in the last chunk). */
   usageOnRequest: boolean;
+  /** The path prefix of the provider's Anthropic-compatible Messages API on the same origin, if it has one. */
+  anthropicBasePath?: string;
 }
 
 const profiles: Record<OpenAiCompatibleProvider, ProviderProfile> = {
   OPENAI: { label: 'OpenAI', origin: 'https://api.openai.com', basePaths: ['/v1'], models: ['gpt-4o', 'gpt-4o-mini', 'o3'], usageOnRequest: true },
   MISTRAL: { label: 'Mistral', origin: 'https://api.mistral.ai', basePaths: ['/v1'], models: ['mistral-large-latest', 'mistral-small-latest'], usageOnRequest: false },
-  DEEPSEEK: { label: 'DeepSeek', origin: 'https://api.deepseek.com', basePaths: ['', '/v1'], models: ['deepseek-chat', 'deepseek-reasoner'], usageOnRequest: true },
+  DEEPSEEK: {
+    label: 'DeepSeek',
+    origin: 'https://api.deepseek.com',
+    basePaths: ['', '/v1'],
+    models: ['deepseek-chat', 'deepseek-reasoner'],
+    usageOnRequest: true,
+    anthropicBasePath: '/anthropic',
+  },
   XAI: { label: 'xAI', origin: 'https://api.x.ai', basePaths: ['/v1'], models: ['grok-4', 'grok-3-mini'], usageOnRequest: true },
-  ZAI: { label: 'zAI', origin: 'https://api.z.ai', basePaths: ['/api/paas/v4', '/api/coding/paas/v4'], models: ['glm-4.6', 'glm-4.5-air'], usageOnRequest: false },
+  ZAI: {
+    label: 'zAI',
+    origin: 'https://api.z.ai',
+    basePaths: ['/api/paas/v4', '/api/coding/paas/v4'],
+    models: ['glm-4.6', 'glm-4.5-air'],
+    usageOnRequest: false,
+    anthropicBasePath: '/api/anthropic',
+  },
 };
 
 /** Request fields that Mistral accepts. It rejects any other field with 422 `extra_forbidden`. */
@@ -195,17 +212,35 @@ function toolCallId(provider: OpenAiCompatibleProvider, call: FakeToolCall): str
  * zAI) on 127.0.0.1. It checks `Authorization: Bearer`, the real Host and the absence of client
  * auth headers, applies the provider's own request checks, and serves plain and streamed
  * completions and the model list as the provider does.
+ *
+ * DeepSeek's and zAI's fakes also serve their Anthropic-compatible Messages API, under
+ * `/anthropic/v1/messages` and `/api/anthropic/v1/messages`, with the Anthropic fake's checks and
+ * responses: the same key, but in `x-api-key`, and a reply naming `<label> Anthropic API`.
  */
 export async function startFakeOpenAiCompatible(options: FakeOpenAiCompatibleOptions): Promise<FakeUpstream> {
   const { provider } = options;
   const profile = profiles[provider];
   const models = options.models ?? profile.models;
   const origin = options.origin ?? profile.origin;
+  const anthropicBasePath = profile.anthropicBasePath;
 
   return startFakeServer({
     provider,
     origin,
     expectedHost: options.expectedHost === undefined ? new URL(origin).host : options.expectedHost,
+    ...(anthropicBasePath !== undefined && {
+      pathApis: [
+        {
+          pathPrefix: `${anthropicBasePath}/`,
+          api: anthropicMessagesApi({
+            expectedKey: options.expectedKey,
+            basePath: anthropicBasePath,
+            label: `${profile.label} Anthropic API`,
+            messagesOnly: true,
+          }),
+        },
+      ],
+    }),
     forbiddenHeaders: ['x-keyroute-api-key', 'x-edgee-api-key', 'x-api-key'],
     expectedKey: options.expectedKey,
     readCredential(headers: IncomingHttpHeaders) {
@@ -237,6 +272,27 @@ export async function startFakeOpenAiCompatible(options: FakeOpenAiCompatibleOpt
   });
 }
 
+/**
+ * Builds the usage object of a reply. DeepSeek and zAI count reasoning inside `completion_tokens`,
+ * while xAI reports it beside them, so that only its `total_tokens` includes it.
+ * NOTE: unverified for zAI, which is assumed to count reasoning as OpenAI does.
+ */
+function usageOf(provider: OpenAiCompatibleProvider, promptTokens: number, answerTokens: number, reasoningTokens: number): Json {
+  if (reasoningTokens === 0) return { prompt_tokens: promptTokens, completion_tokens: answerTokens, total_tokens: promptTokens + answerTokens };
+  const completionTokens = provider === 'XAI' ? answerTokens : answerTokens + reasoningTokens;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + answerTokens + reasoningTokens,
+    completion_tokens_details: { reasoning_tokens: reasoningTokens },
+  };
+}
+
+/** Mistral's reasoning models send thinking as a content chunk holding text chunks. */
+function mistralThinkingChunk(text: string): Json {
+  return { type: 'thinking', thinking: [{ type: 'text', text }] };
+}
+
 async function respondToChat(provider: OpenAiCompatibleProvider, profile: ProviderProfile, exchange: FakeExchange): Promise<void> {
   const invalid = validateChatBody(provider, exchange.request.body);
   if (invalid) {
@@ -247,40 +303,31 @@ async function respondToChat(provider: OpenAiCompatibleProvider, profile: Provid
   const reply = exchange.behaviour.reply ?? {};
   const toolCalls = (reply.toolCalls ?? []).map((call) => ({ ...call, id: toolCallId(provider, call), json: JSON.stringify(call.arguments) }));
   const text = reply.text ?? (toolCalls.length > 0 ? '' : `Hello from the fake ${profile.label}.`);
+  // OpenAI's chat completions return no reasoning text, so this fake leaves it out.
+  const reasoning = provider === 'OPENAI' ? undefined : reply.reasoning;
   const finishReason = toolCalls.length > 0 ? 'tool_calls' : 'stop';
   const promptTokens = countTokens(body.messages);
-  const completionTokens = countTokens(text) + toolCalls.reduce((sum, call) => sum + countTokens(call.json), 0);
-  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const answerTokens = countTokens(text) + toolCalls.reduce((sum, call) => sum + countTokens(call.json), 0);
+  const usage = usageOf(provider, promptTokens, answerTokens, reasoning === undefined ? 0 : countTokens(reasoning));
   const id = randomId('chatcmpl-');
   const created = Math.floor(Date.now() / 1000);
   const model = body.model as string;
   const headers = { 'x-request-id': randomId('req_'), 'x-ratelimit-remaining-requests': '9999' };
 
   if (body.stream !== true) {
+    const message: Json = { role: 'assistant', content: text === '' ? null : text };
+    if (reasoning !== undefined && provider === 'MISTRAL') {
+      message.content = [mistralThinkingChunk(reasoning), ...(text === '' ? [] : [{ type: 'text', text }])];
+    } else if (reasoning !== undefined) {
+      message.reasoning_content = reasoning;
+    }
+    if (toolCalls.length > 0) {
+      message.tool_calls = toolCalls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.json } }));
+    }
     sendJsonBody(
       exchange.response,
       200,
-      {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: 'assistant',
-              content: text === '' ? null : text,
-              ...(toolCalls.length > 0 && {
-                tool_calls: toolCalls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.json } })),
-              }),
-            },
-            logprobs: null,
-            finish_reason: finishReason,
-          },
-        ],
-        usage,
-      },
+      { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }], usage },
       headers,
     );
     return;
@@ -299,20 +346,38 @@ async function respondToChat(provider: OpenAiCompatibleProvider, profile: Provid
 
   if (!(await writer.start())) return;
   if (!(await writer.event(chunk([choice({ role: 'assistant', content: '' })])))) return;
+  for (const piece of splitText(reasoning ?? '', reply.deltaSize)) {
+    const delta = provider === 'MISTRAL' ? { content: [mistralThinkingChunk(piece)] } : { reasoning_content: piece };
+    if (!(await writer.delta(chunk([choice(delta)])))) return;
+  }
   for (const piece of splitText(text, reply.deltaSize)) {
     if (!(await writer.delta(chunk([choice({ content: piece })])))) return;
   }
-  for (const [index, call] of toolCalls.entries()) {
-    if (provider === 'MISTRAL') {
-      // Mistral sends each tool call whole, in one delta.
+  if (provider === 'MISTRAL') {
+    // Mistral sends each tool call whole, in one delta.
+    for (const [index, call] of toolCalls.entries()) {
       const delta = { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.json } }] };
       if (!(await writer.delta(chunk([choice(delta)])))) return;
-      continue;
     }
-    const opening = { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] };
-    if (!(await writer.event(chunk([choice(opening)])))) return;
-    for (const fragment of splitArguments(call.json)) {
-      if (!(await writer.delta(chunk([choice({ tool_calls: [{ index, function: { arguments: fragment } }] })])))) return;
+  } else {
+    const opening = (index: number) => {
+      const call = toolCalls[index]!;
+      return chunk([choice({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] })]);
+    };
+    const fragment = (index: number, json: string) => chunk([choice({ tool_calls: [{ index, function: { arguments: json } }] })]);
+    const fragments = toolCalls.map((call) => splitArguments(call.json));
+    if (reply.interleaveToolCalls) {
+      for (const index of toolCalls.keys()) if (!(await writer.event(opening(index)))) return;
+      for (let round = 0; fragments.some((pieces) => round < pieces.length); round += 1) {
+        for (const [index, pieces] of fragments.entries()) {
+          if (round < pieces.length && !(await writer.delta(fragment(index, pieces[round]!)))) return;
+        }
+      }
+    } else {
+      for (const [index, pieces] of fragments.entries()) {
+        if (!(await writer.event(opening(index)))) return;
+        for (const piece of pieces) if (!(await writer.delta(fragment(index, piece)))) return;
+      }
     }
   }
   if (!(await writer.finishDeltas())) return;

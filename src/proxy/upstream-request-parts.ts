@@ -1,0 +1,72 @@
+/**
+ * Pieces shared by the upstream request builders of every provider: the fields every forwarded
+ * request carries, the translation hooks, and the Anthropic Messages body (passed through, or
+ * translated from OpenAI's format).
+ */
+import { anthropicHandling } from './response-handling.js';
+import type { ResponseHandling } from './forward.js';
+import { renderAnthropicRequest } from './translation/anthropic-messages/request.js';
+import { parseOpenAiChatRequest } from './translation/openai-chat/request.js';
+import { anthropicToOpenAiHandling, type TranslationHooks } from './translation/translated-handling.js';
+import type { UpstreamRequestInput } from './upstream-request.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Used as `max_tokens` for a translated request to Claude when the client sets none and the model
+ * is not in the catalog (an explicit `vertex/claude-…@date` id, say).
+ */
+const fallbackMaxTokens = 4096;
+
+/** Builds the upstream request. Throws ProxyError or RequestFieldError for a request that cannot be served. */
+export function commonFieldsOf(input: UpstreamRequestInput, secrets: string[]) {
+  return {
+    provider: input.provider,
+    dialect: input.dialect,
+    stream: input.stream,
+    gatewayHeaders: input.gatewayHeaders,
+    providerKeyLabel: input.providerKeyLabel,
+    secrets,
+  };
+}
+
+export function translationHooksOf(input: UpstreamRequestInput, secrets: string[]): TranslationHooks {
+  return {
+    secrets,
+    onUnknownStopReason: (value) =>
+      input.logger.warn({ provider: input.provider, stopReason: value }, 'Passed through a stop reason that the translation tables do not know'),
+  };
+}
+
+/** The model id the client asked for, which translated responses repeat. */
+export function clientModelOf(input: UpstreamRequestInput): string {
+  return typeof input.body.model === 'string' ? input.body.model : input.model;
+}
+
+export function clientAnthropicHeadersOf(input: UpstreamRequestInput) {
+  return {
+    anthropicVersion: headerText(input.requestHeaders['anthropic-version']),
+    anthropicBeta: headerText(input.requestHeaders['anthropic-beta']),
+  };
+}
+
+/** An Anthropic Messages body for the upstream, translated from OpenAI's format when the client speaks it. */
+export function anthropicBodyFor(input: UpstreamRequestInput, secrets: string[]): { body: Json; handling: ResponseHandling } {
+  if (input.dialect === 'anthropic') return { body: input.body, handling: anthropicHandling(secrets) };
+  const request = parseOpenAiChatRequest(input.body, input.model);
+  const rendered = renderAnthropicRequest(request, { defaultMaxTokens: input.catalogEntry?.maxOutputTokens ?? fallbackMaxTokens });
+  return {
+    body: rendered.body,
+    handling: anthropicToOpenAiHandling({
+      hooks: translationHooksOf(input, secrets),
+      model: clientModelOf(input),
+      includeUsage: request.streamUsage,
+      toolIds: rendered.toolIds,
+    }),
+  };
+}
+
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
