@@ -2,6 +2,7 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { decodeCursor, encodeCursor } from '../../db/keyset.js';
 import { ConflictError, EncryptionUnavailableError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from '../../errors.js';
 import type { KeyTestResult } from '../../proxy/key-test/provider-key-tester.js';
+import type { BedrockRegionTestResult } from '../../proxy/upstream/bedrock/bedrock-key-test.js';
 import { builder } from '../../graphql/builder.js';
 import type { GraphqlContext } from '../../graphql/context.js';
 import { decodeIdFor, isUuid } from '../../graphql/global-id.js';
@@ -204,7 +205,7 @@ function toAssignmentShape(assignment: Assignment, organizationId: string) {
 
 // Which credential would serve a gateway key, per provider.
 
-const CredentialSourceEnum = builder.enumType('CredentialSource', {
+export const CredentialSourceEnum = builder.enumType('CredentialSource', {
   values: {
     GATEWAY_KEY: { description: 'A provider key assigned to this gateway key.' },
     ORGANIZATION: { description: 'The organization-wide provider key.' },
@@ -540,12 +541,30 @@ const KeyTestOutcomeEnum = builder.enumType('ProviderKeyTestOutcome', {
   } as const,
 });
 
+const BedrockRegionTestResultRef = builder.objectRef<BedrockRegionTestResult>('BedrockRegionTestResult').implement({
+  description: 'The test of one Bedrock credential row.',
+  fields: (t) => ({
+    row: t.exposeString('row', { description: 'The region of the row as stored: an AWS region, or global.' }),
+    testedRegion: t.exposeString('testedRegion', { description: "The region the row was tested in; for the global row, the key's default region." }),
+    outcome: t.field({ type: KeyTestOutcomeEnum, resolve: (result) => result.outcome }),
+    message: t.exposeString('message', { nullable: true, description: "Bedrock's explanation, without secrets." }),
+    httpStatus: t.exposeInt('httpStatus', { nullable: true }),
+    latencyMs: t.exposeInt('latencyMs'),
+  }),
+});
+
 const KeyTestResultRef = builder.objectRef<KeyTestResult>('ProviderKeyTestResult').implement({
   fields: (t) => ({
-    outcome: t.field({ type: KeyTestOutcomeEnum, resolve: (result) => result.outcome }),
+    outcome: t.field({ type: KeyTestOutcomeEnum, resolve: (result) => result.outcome, description: 'For Bedrock, the worst outcome of its rows.' }),
     message: t.exposeString('message', { nullable: true, description: "The provider's explanation, without secrets." }),
     httpStatus: t.exposeInt('httpStatus', { nullable: true }),
     latencyMs: t.exposeInt('latencyMs'),
+    regions: t.field({
+      type: [BedrockRegionTestResultRef],
+      nullable: true,
+      description: 'Bedrock keys only: one result per credential row, since each region row has its own IAM credentials. Null for other providers.',
+      resolve: (result) => result.regions ?? null,
+    }),
   }),
 });
 

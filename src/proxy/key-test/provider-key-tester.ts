@@ -5,6 +5,8 @@ import { anthropicBaseUrl, chatCompletionsUrl, isOpenAiCompatible } from '../ups
 import { readUpstreamText, type UpstreamTransport } from '../upstream/transport.js';
 import { toUpstreamTransportError } from '../upstream/transport-error.js';
 import { mapUpstreamError } from '../upstream-error-mapping.js';
+import { testVertexCredentials } from '../upstream/vertex/vertex-key-test.js';
+import { summarizeBedrockTest, testBedrockCredentials, type BedrockRegionTestResult } from '../upstream/bedrock/bedrock-key-test.js';
 
 export type KeyTestOutcome = 'VALID' | 'INVALID' | 'NO_FUNDS' | 'NOT_PERMITTED' | 'TRANSIENT';
 
@@ -14,16 +16,20 @@ export interface KeyTestResult {
   message: string | null;
   httpStatus: number | null;
   latencyMs: number;
+  /** Bedrock only: the outcome of each credential row, since each region has its own IAM key. */
+  regions?: BedrockRegionTestResult[];
 }
 
 /** Providers whose keys can be tested by this version. */
 export function canTestProvider(provider: ProviderId): boolean {
-  return provider === 'ANTHROPIC' || isOpenAiCompatible(provider);
+  return provider === 'ANTHROPIC' || provider === 'VERTEX_AI' || provider === 'BEDROCK' || isOpenAiCompatible(provider);
 }
 
 /**
  * Checks credentials against the provider's fixed model-list endpoint, which costs nothing and
- * needs a valid key. The URL comes from code, never from the request, so a test cannot be aimed
+ * needs a valid key. Vertex keys get a new access token and a Gemini token count instead
+ * (vertex-key-test.ts), and Bedrock keys a signed foundation-model list per region row
+ * (bedrock-key-test.ts). The URL comes from code, never from the request, so a test cannot be aimed
  * at another host.
  */
 export class ProviderKeyTester {
@@ -33,6 +39,13 @@ export class ProviderKeyTester {
   ) {}
 
   async test(provider: ProviderId, credentials: Credentials, settings: Record<string, unknown>): Promise<KeyTestResult> {
+    if (provider === 'VERTEX_AI' && credentials.kind === 'VERTEX_SERVICE_ACCOUNT') {
+      return testVertexCredentials({ transport: this.transport, serviceAccount: credentials.serviceAccount, settings, timeoutMs: this.timeoutMs });
+    }
+    if (provider === 'BEDROCK' && credentials.kind === 'BEDROCK_REGIONS') {
+      const regions = await testBedrockCredentials(this.transport, credentials, settings, { timeoutMs: this.timeoutMs });
+      return { ...summarizeBedrockTest(regions), regions };
+    }
     if (credentials.kind !== 'API_KEY' || !canTestProvider(provider)) {
       throw new Error(`Testing ${provider} credentials is not supported.`);
     }

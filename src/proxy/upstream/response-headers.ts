@@ -12,13 +12,13 @@ export function forwardedResponseHeaders(upstream: IncomingHttpHeaders): Record<
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (name === 'request-id' || name === 'retry-after' || name === 'retry-after-ms') forwarded[name] = text;
     else if (name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-')) forwarded[name] = text;
-    else if (name === 'x-request-id') forwarded['x-upstream-request-id'] = text;
+    else if (name === 'x-request-id' || name === 'x-amzn-requestid') forwarded['x-upstream-request-id'] = text;
   }
   return forwarded;
 }
 
 /** The upstream's own request id, for the request log. */
 export function upstreamRequestId(upstream: IncomingHttpHeaders): string | undefined {
-  const value = upstream['request-id'] ?? upstream['x-request-id'];
+  const value = upstream['request-id'] ?? upstream['x-request-id'] ?? upstream['x-amzn-requestid'];
   return typeof value === 'string' ? value.slice(0, 200) : undefined;
 }
