@@ -30,24 +30,39 @@
  * Every process it starts is stopped by its PID, and the databases and the temporary directory
  * are removed, also after a failure or Ctrl-C. Every load loop is bounded in count and time.
  *
+ * --gateway-node-option FLAG (repeatable) starts every gateway with that Node flag, and
+ * --gateway-env NAME=value (repeatable) sets a variable in its environment, to compare settings
+ * such as --max-semi-space-size=32 or REQUEST_LOG_BATCH_SIZE=100 against the defaults.
+ *
  * Usage: npx tsx bench/proxy.bench.ts [--rounds N] [--profile] [--profile-output FILE]
+ *        [--gateway-node-option FLAG] [--gateway-env NAME=value]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { Pool } from 'undici';
 import { FAKE_KMS_CREDENTIALS, FAKE_KMS_REGION, FakeKmsServer } from '../test/support/fake-kms-server.js';
+import { BenchRun, formatLoad, formatMs, localAdminUrl, logProblemLines, parseRounds, progress, reportHeader, spread, table } from './proxy-bench/bench-run.js';
 import { summarizeCpuProfile, type CpuProfile } from './proxy-bench/cpu-profile.js';
-import type { FakeUpstreamStats } from './proxy-bench/fake-openai-upstream.js';
-import type { GatewayCounters, ReadCountersMessage, StatementKind } from './proxy-bench/gateway-probe.js';
+import {
+  createBenchDatabase,
+  createKeys,
+  createOrganizationWithToken,
+  gatewayEnvironment,
+  repositoryRoot,
+  requestOverIpc,
+  startFakeUpstream,
+  startGateway as startGatewayProcess,
+  summarizeLog,
+  type FakeUpstreamProcess,
+  type GatewayProcess,
+} from './proxy-bench/gateway-process.js';
+import type { GatewayCounters, GcPauses, ReadCountersMessage, StatementKind } from './proxy-bench/gateway-probe.js';
 import {
   closedLoop,
   completionBody,
@@ -61,20 +76,9 @@ import {
   streamBody,
   type ChatTarget,
 } from './proxy-bench/load.js';
-import {
-  ChildProcesses,
-  cpuDeltaMs,
-  findFreePort,
-  isLoopbackHost,
-  readCpuOfProcessesNamed,
-  readProcessCpuMs,
-  readRssBytes,
-} from './proxy-bench/system.js';
+import { cpuDeltaMs, readCpuOfProcessesNamed, readProcessCpuMs, readRssBytes } from './proxy-bench/system.js';
 
-const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
-const fakeUpstreamPath = path.join(repositoryRoot, 'bench/proxy-bench/fake-openai-upstream.ts');
 const probeUrl = pathToFileURL(path.join(repositoryRoot, 'bench/proxy-bench/gateway-probe.ts')).href;
-const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/test';
 
 const latency = { warmUpRequests: 300, requests: 3_000 };
 const timeToFirstByte = { warmUpRequests: 100, requests: 1_000, deltaCount: 8 };
@@ -97,8 +101,6 @@ const requestLogFlushWaitMs = 1_000 + 500;
 const statisticsSettleMs = 11_000;
 /** Maximum duration of one series of requests, such as one latency measurement or one warm-up. */
 const seriesTimeoutMs = 120_000;
-const gatewayStartTimeoutMs = 120_000;
-const commandTimeoutMs = 120_000;
 
 const targets = {
   addedLatencyP50Ms: 0.3,
@@ -107,196 +109,137 @@ const targets = {
   addedTimeToFirstByteMs: 1,
 } as const;
 
-const children = new ChildProcesses();
-const cleanups: (() => Promise<void>)[] = [];
+const run = new BenchRun('bench/proxy.bench.ts');
+const { children, cleanups } = run;
 
-function progress(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function parseOptions(): { rounds: number; profile: boolean; profileOutput: string | undefined } {
+function parseOptions(): {
+  rounds: number;
+  profile: boolean;
+  profileOutput: string | undefined;
+  gatewayNodeOptions: string[];
+  gatewayEnvironment: Record<string, string>;
+} {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '3' },
       profile: { type: 'boolean', default: false },
       'profile-output': { type: 'string' },
+      'gateway-node-option': { type: 'string', multiple: true, default: [] },
+      'gateway-env': { type: 'string', multiple: true, default: [] },
     },
   });
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
-    throw new Error(`--rounds expects an integer from 1 to 9, got ${JSON.stringify(values.rounds)}`);
-  }
+  const rounds = parseRounds(values.rounds);
   const profileOutput = values['profile-output'] === undefined ? undefined : path.resolve(values['profile-output']);
-  return { rounds, profile: values.profile || profileOutput !== undefined, profileOutput };
+  const gatewayNodeOptions = values['gateway-node-option'];
+  for (const option of gatewayNodeOptions) {
+    if (!/^--[a-z][a-z0-9-]*(=[\w.-]+)?$/.test(option)) throw new Error(`--gateway-node-option expects a flag such as --max-semi-space-size=32, got ${JSON.stringify(option)}`);
+  }
+  const gatewayEnvironment: Record<string, string> = {};
+  for (const assignment of values['gateway-env']) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(assignment);
+    if (!match) throw new Error(`--gateway-env expects NAME=value, such as REQUEST_LOG_BATCH_SIZE=100, got ${JSON.stringify(assignment)}`);
+    gatewayEnvironment[match[1]!] = match[2]!;
+  }
+  return { rounds, profile: values.profile || profileOutput !== undefined, profileOutput, gatewayNodeOptions, gatewayEnvironment };
 }
 
-function formatLoad(): string {
-  return loadavg()
-    .map((value) => value.toFixed(2))
-    .join(' / ');
-}
-
-function baseEnvironment(): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? tmpdir(),
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    // The SDK must never look for credentials at the instance metadata address.
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
+/** Formats GC pauses as `count (count of 1 ms or more) / total ms / max ms`. */
+function formatGcPauses(pauses: GcPauses): string {
+  return `${pauses.count} (${pauses.atLeast1Ms}) / ${pauses.totalMs.toFixed(1)} ms / ${pauses.maxMs.toFixed(2)} ms`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-/** Runs a command to completion and returns its stdout; rejects on a non-zero exit or after the timeout. */
-async function runCommand(args: string[], environment: Record<string, string>): Promise<string> {
-  const child = children.add(spawn(process.execPath, args, { cwd: repositoryRoot, env: environment, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => void children.stop(child, 5_000), commandTimeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${stderr}`);
-  return stdout;
+interface Gateway extends GatewayProcess {
+  readCounters(options?: { collectGarbage?: boolean; resetGcPauses?: boolean }): Promise<GatewayCounters>;
 }
 
-interface FakeUpstream {
-  origin: string;
-  readStats(): Promise<FakeUpstreamStats>;
-}
+/** Node flags for every gateway process, from --gateway-node-option. */
+let gatewayNodeOptions: string[] = [];
+/** Environment variables for every gateway process, from --gateway-env. */
+let gatewayEnvironmentOverrides: Record<string, string> = {};
 
-async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
-  const child = children.add(
-    spawn(process.execPath, ['--import', 'tsx', fakeUpstreamPath], {
-      cwd: repositoryRoot,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FAKE_UPSTREAM_API_KEY: apiKey },
-      // The fake exits when its stdin closes, which also happens when this process is killed.
-      stdio: ['pipe', 'pipe', 'inherit'],
-    }),
-  );
-  const lines = createInterface({ input: child.stdout! });
-  const firstLine = await Promise.race([
-    new Promise<string>((resolve) => lines.once('line', resolve)),
-    new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`The fake upstream exited with ${code} before listening`)))),
-    sleep(60_000).then(() => {
-      throw new Error('The fake upstream did not report its port within 60 s');
-    }),
-  ]);
-  lines.close();
-  const { port } = JSON.parse(firstLine) as { port: number };
-  const origin = `http://127.0.0.1:${port}`;
+/** Starts a gateway with the probe preloaded, so that its counters can be read over IPC. */
+async function startGateway(options: { environment: Record<string, string>; logPath: string; cpuProfileDirectory?: string }): Promise<Gateway> {
+  const profileArguments = options.cpuProfileDirectory ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDirectory] : [];
+  const gateway = await startGatewayProcess(children, {
+    environment: options.environment,
+    logPath: options.logPath,
+    nodeOptions: gatewayNodeOptions,
+    extraArguments: ['--import', probeUrl, ...profileArguments],
+    ipc: true,
+  });
   return {
-    origin,
-    async readStats() {
-      const response = await fetch(`${origin}/bench/stats`, { signal: AbortSignal.timeout(5_000) });
-      return (await response.json()) as FakeUpstreamStats;
+    ...gateway,
+    readCounters(readOptions = {}) {
+      const message: ReadCountersMessage = {
+        type: 'read-counters',
+        collectGarbage: readOptions.collectGarbage ?? false,
+        resetGcPauses: readOptions.resetGcPauses ?? false,
+      };
+      return requestOverIpc(
+        gateway.child,
+        message,
+        (reply) => {
+          const counters = reply as { type?: string; counters?: GatewayCounters };
+          return counters.type === 'counters' ? counters.counters : undefined;
+        },
+        'The gateway probe',
+      );
     },
   };
 }
 
-interface Gateway {
-  child: ChildProcess;
-  pid: number;
-  baseUrl: string;
-  logPath: string;
-  readCounters(options?: { collectGarbage?: boolean }): Promise<GatewayCounters>;
+/** A METRICS_BEARER_TOKEN for the bench gateways, which serve /metrics on their main port. */
+const metricsToken = randomBytes(24).toString('base64url');
+
+interface MetricsScrapes {
+  ok: number;
+  /** The status or error of each failed scrape. */
+  failed: string[];
+  /** Size of the last successful scrape's body. */
+  lastBytes: number;
 }
 
-async function startGateway(options: { environment: Record<string, string>; logPath: string; cpuProfileDirectory?: string }): Promise<Gateway> {
-  const port = await findFreePort();
-  const profileArguments = options.cpuProfileDirectory ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDirectory] : [];
-  const logFd = openSync(options.logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = children.add(
-      spawn(process.execPath, ['--import', 'tsx', '--import', probeUrl, ...profileArguments, 'src/main.ts'], {
-        cwd: repositoryRoot,
-        env: { ...options.environment, PORT: String(port) },
-        stdio: ['ignore', logFd, 'pipe', 'ipc'],
-      }),
-    );
-  } finally {
-    closeSync(logFd);
-  }
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const baseUrl = `http://127.0.0.1:${port}`;
-
-  const deadline = performance.now() + gatewayStartTimeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`The gateway exited before it was ready (${child.exitCode ?? child.signalCode}):\n${stderr}`);
-    }
-    if (performance.now() > deadline) {
-      await children.stop(child);
-      throw new Error(`The gateway did not respond to /readyz with 200 within ${gatewayStartTimeoutMs} ms:\n${stderr}`);
-    }
+/**
+ * Scrapes the gateway's /metrics once per second, as a Prometheus server would, until `stop()`,
+ * so that every measurement runs with metrics collected and served.
+ */
+function startMetricsScraper(gateway: Gateway): { stop(): Promise<MetricsScrapes> } {
+  const scrapes: MetricsScrapes = { ok: 0, failed: [], lastBytes: 0 };
+  let inFlight: Promise<void> = Promise.resolve();
+  const scrape = async () => {
     try {
-      const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) break;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(50);
-  }
-
-  return {
-    child,
-    pid: child.pid!,
-    baseUrl,
-    logPath: options.logPath,
-    readCounters(readOptions = {}) {
-      return new Promise((resolve, reject) => {
-        const onMessage = (message: unknown) => {
-          const reply = message as { type?: string; counters?: GatewayCounters };
-          if (reply.type !== 'counters' || !reply.counters) return;
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolve(reply.counters);
-        };
-        const timer = setTimeout(() => {
-          child.off('message', onMessage);
-          reject(new Error('The gateway probe did not return its counters within 10 s'));
-        }, 10_000);
-        child.on('message', onMessage);
-        const message: ReadCountersMessage = { type: 'read-counters', collectGarbage: readOptions.collectGarbage ?? false };
-        child.send(message);
+      const response = await fetch(`${gateway.baseUrl}/metrics`, {
+        headers: { authorization: `Bearer ${metricsToken}` },
+        signal: AbortSignal.timeout(5_000),
       });
+      const body = await response.text();
+      if (response.status === 200) {
+        scrapes.ok += 1;
+        scrapes.lastBytes = Buffer.byteLength(body);
+      } else {
+        scrapes.failed.push(`status ${response.status}`);
+      }
+    } catch (error) {
+      scrapes.failed.push((error as Error).message);
+    }
+  };
+  const timer = setInterval(() => {
+    inFlight = inFlight.then(scrape);
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      return scrapes;
     },
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Database and tenant
-
-async function createDatabase(admin: pg.Client, adminUrl: string): Promise<{ name: string; url: string }> {
-  const name = `keyroute_bench_${randomBytes(6).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  cleanups.push(async () => {
-    await admin.query(`drop database if exists ${name} with (force)`);
-  });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString() };
-}
-
-/** Creates an organization and a write token with the CLI, as an operator would. */
-async function createOrganizationWithToken(environment: Record<string, string>): Promise<{ organizationId: string; token: string }> {
-  const organization = JSON.parse(
-    await runCommand(['--import', 'tsx', 'src/cli/main.ts', 'organizations', 'create', '--name', 'proxy bench', '--json'], environment),
-  ) as { id: string };
-  const token = JSON.parse(
-    await runCommand(
-      ['--import', 'tsx', 'src/cli/main.ts', 'tokens', 'create', '--organization', organization.id, '--scope', 'write', '--actor', 'proxy bench', '--json'],
-      environment,
-    ),
-  ) as { token: string };
-  return { organizationId: organization.id, token: token.token };
-}
 
 /**
  * Tries pg_stat_statements in the bench database and returns why it cannot be used, or that it
@@ -315,51 +258,6 @@ async function checkPgStatStatements(url: string): Promise<string> {
   } finally {
     await client.end();
   }
-}
-
-async function graphql<Data>(gateway: Gateway, token: string, query: string, variables: Record<string, unknown>): Promise<Data> {
-  const response = await fetch(`${gateway.baseUrl}/graphql`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const result = (await response.json()) as { data?: Data; errors?: unknown[] };
-  if (result.errors || !result.data) throw new Error(`GraphQL request failed with status ${response.status}: ${JSON.stringify(result)}`);
-  return result.data;
-}
-
-const createGatewayKeyMutation = `
-  mutation CreateGatewayKey($input: CreateGatewayKeyInput!) {
-    createGatewayKey(input: $input) {
-      __typename
-      ... on GatewayKeyWithSecret { secret }
-      ... on Error { message }
-    }
-  }`;
-
-const createProviderKeyMutation = `
-  mutation CreateProviderKey($input: CreateProviderKeyInput!) {
-    createProviderKey(input: $input) {
-      __typename
-      ... on ProviderKeyPayload { providerKey { id } }
-      ... on Error { message }
-    }
-  }`;
-
-/** Creates a gateway key and an organization-wide OpenAI provider key through the GraphQL API; returns the gateway key's secret. */
-async function createKeys(gateway: Gateway, token: string, openAiKey: string): Promise<string> {
-  const created = await graphql<{ createGatewayKey: { __typename: string; secret?: string; message?: string } }>(gateway, token, createGatewayKeyMutation, {
-    input: { name: 'proxy bench' },
-  });
-  if (!created.createGatewayKey.secret) throw new Error(`createGatewayKey returned ${JSON.stringify(created.createGatewayKey)}`);
-  const provider = await graphql<{ createProviderKey: { __typename: string; message?: string } }>(gateway, token, createProviderKeyMutation, {
-    input: { provider: 'OPENAI', name: 'bench OpenAI', credentials: { apiKey: openAiKey }, assignment: { organization: true } },
-  });
-  if (provider.createProviderKey.__typename !== 'ProviderKeyPayload') {
-    throw new Error(`createProviderKey returned ${JSON.stringify(provider.createProviderKey)}`);
-  }
-  return created.createGatewayKey.secret;
 }
 
 function gatewayTarget(gateway: Gateway, gatewaySecret: string): ChatTarget {
@@ -410,6 +308,8 @@ interface RoundResult {
   gatewayCpuPerRequestUs: number;
   postgresBenchCpuPerRequestUs: number;
   postgresAllCpuPerRequestUs: number;
+  /** The gateway's garbage collection pauses during its 1-connection latency series, warm-up included. */
+  gatewayGcPauses: GcPauses;
 }
 
 async function measureLatency(target: ChatTarget): Promise<number[]> {
@@ -487,10 +387,13 @@ async function runRound(round: number, direct: ChatTarget, gateway: ChatTarget, 
     gatewayCpuPerRequestUs: 0,
     postgresBenchCpuPerRequestUs: 0,
     postgresAllCpuPerRequestUs: 0,
+    gatewayGcPauses: { count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0 },
   };
 
   for (const target of order) {
+    if (target.label === 'gateway') await gatewayProcess.readCounters({ resetGcPauses: true });
     const samples = await measureLatency(target);
+    if (target.label === 'gateway') result.gatewayGcPauses = (await gatewayProcess.readCounters()).gcPauses;
     result.latencyP50[target.label] = percentile(samples, 0.5);
     result.latencyP99[target.label] = percentile(samples, 0.99);
   }
@@ -616,7 +519,7 @@ interface MemoryResult {
 async function measureSlowReaderMemory(
   target: ChatTarget,
   gateway: Gateway,
-  fake: FakeUpstream,
+  fake: FakeUpstreamProcess,
   atStart: { rssBytes: number; liveHeapBytes: number },
 ): Promise<MemoryResult> {
   const { memory: liveMemory } = await gateway.readCounters({ collectGarbage: true });
@@ -694,25 +597,12 @@ async function profileGateway(
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function formatMs(value: number): string {
-  return `${value.toFixed(3)} ms`;
-}
-
 function formatMegabytes(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }
 
-function spread(values: number[], format: (value: number) => string): string {
-  return `${format(median(values))} [${format(Math.min(...values))} to ${format(Math.max(...values))}]`;
-}
-
 function verdict(value: number, limit: number): string {
   return value < limit ? 'met' : 'MISSED';
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }
 
 function describeSteadyState(label: string, result: SteadyState): string[] {
@@ -726,7 +616,7 @@ function describeSteadyState(label: string, result: SteadyState): string[] {
     `  SQL statements besides the request log: ${otherInRequest + otherBackground + (s['change-sequence check'] ?? 0) + (s.listen ?? 0)}, ` +
       `of which ${otherInRequest} sent while serving a request (${perRequest(otherInRequest)} per request), ` +
       `${s['change-sequence check'] ?? 0} periodic change-sequence checks and ${otherBackground} other background statements`,
-    `  request log: ${s['request-log write'] ?? 0} writes (INSERT and last_used_at updates) and ${s['transaction control'] ?? 0} BEGIN/COMMIT statements around them`,
+    `  request log: ${s['request-log write'] ?? 0} writes (INSERT, usage rollup upserts and last_used_at updates) and ${s['transaction control'] ?? 0} BEGIN/COMMIT statements around them`,
     `  key backend calls: ${keyBackendTotal} (${perRequest(keyBackendTotal)} per request)${keyBackendTotal > 0 ? ` ${JSON.stringify(result.keyBackendCalls)}` : ''}`,
   ];
   for (const [text, count] of Object.entries(result.otherStatements)) {
@@ -761,6 +651,7 @@ interface Report {
   logBytes: number;
   logLines: number;
   logProblems: string[];
+  metricsScrapes: MetricsScrapes;
   profile: string | undefined;
 }
 
@@ -803,7 +694,7 @@ function formatReport(report: Report): string {
   ];
 
   const roundRows = [
-    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all'],
+    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max'],
     ...rounds.map((round, index) => [
       String(index + 1),
       index % 2 === 0 ? 'direct' : 'gateway',
@@ -815,15 +706,14 @@ function formatReport(report: Report): string {
       `${round.requestsPerSecond.direct.toFixed(0)}/${round.requestsPerSecond.gateway.toFixed(0)}`,
       us(round.gatewayCpuPerRequestUs),
       `${us(round.postgresBenchCpuPerRequestUs)}/${us(round.postgresAllCpuPerRequestUs)}`,
+      formatGcPauses(round.gatewayGcPauses),
     ]),
   ];
 
   const missed = rows.slice(1).filter((row) => row[5] === 'MISSED').map((row) => row[0]!);
   const memory = report.memory;
   const lines = [
-    `Keyroute proxy benchmark, ${report.started.toISOString()}`,
-    `Node ${process.version}, PostgreSQL ${report.postgresVersion}, ${availableParallelism()} CPUs (shared with other work)`,
-    `Load average (1 / 5 / 15 min): ${report.loadAtStart} at start, ${report.loadAtEnd} at end`,
+    ...reportHeader({ title: 'Keyroute proxy benchmark', ...report }),
     `${rounds.length} rounds; the order of direct and gateway alternates per round. Figures are medians over the rounds, with [min to max] where given.`,
     '',
     ...table(rows),
@@ -834,12 +724,18 @@ function formatReport(report: Report): string {
     ...table(roundRows),
     '',
     'Method',
-    `- Gateway: node --import tsx src/main.ts on PostgreSQL (a fresh database), NODE_ENV=production, keyring key backend, request log at its defaults (batch 500, flush every 1 s),`,
-    `  LOG_LEVEL=info written to a file (${report.logLines} lines, ${formatMegabytes(report.logBytes)} by the end). This build has no metrics exporter to switch on.`,
+    `- Gateway: node ${gatewayNodeOptions.map((option) => `${option} `).join('')}--import tsx src/main.ts on PostgreSQL (a fresh database), NODE_ENV=production, keyring key backend, request log at its defaults (batch 500, flush every 1 s),`,
+    ...(Object.keys(gatewayEnvironmentOverrides).length > 0
+      ? [`  with these settings changed by --gateway-env: ${Object.entries(gatewayEnvironmentOverrides).map(([name, value]) => `${name}=${value}`).join(', ')}.`]
+      : []),
+    `  LOG_LEVEL=info written to a file (${report.logLines} lines, ${formatMegabytes(report.logBytes)} by the end). Metrics on: GET /metrics with METRICS_BEARER_TOKEN,`,
+    `  scraped once per second from start to the end of the memory phase: ${report.metricsScrapes.ok} scrapes of about ${(report.metricsScrapes.lastBytes / 1024).toFixed(0)} KiB,` +
+      ` ${report.metricsScrapes.failed.length} failed${report.metricsScrapes.failed.length > 0 ? ` (${report.metricsScrapes.failed.slice(0, 3).join('; ')})` : ''}.`,
     '- Upstream: a separate fake process with zero delay that checks the Bearer credential; direct calls go to the same fake with the OpenAI key, gateway calls with the gateway key.',
     `- Warm-up before the first round, per target: ${initialWarmUp.completions} sequential completions, ${initialWarmUp.streams} streams, ${initialWarmUp.closedLoopMs / 1000} s on ${throughput.connections} connections.`,
     `- Latency: ${latency.requests} sequential non-streamed chat completions per target and round on 1 kept-alive connection (undici Pool) after ${latency.warmUpRequests} of warm-up;`,
     '  time from the request to the end of the response body; "added" is the gateway percentile minus the direct percentile of the same round.',
+    '  The gateway\'s GC pauses in that series (warm-up included) come from a PerformanceObserver of `gc` entries in the probe.',
     `- Time to first byte: ${timeToFirstByte.requests} streams (stream: true, include_usage, ${timeToFirstByte.deltaCount} deltas) per target and round on 1 connection, after ${timeToFirstByte.warmUpRequests} of warm-up;`,
     '  time from the request to the first body byte, which carries the first event.',
     `- Throughput: ${throughput.connections} connections in a closed loop for ${throughput.durationMs / 1000} s (at most ${throughput.maxRequests} requests) after ${throughput.warmUpRequests} of warm-up.`,
@@ -859,18 +755,9 @@ function formatReport(report: Report): string {
     ...describeSteadyState('Keyring gateway', report.keyring),
     ...describeSteadyState('AWS KMS gateway (fake KMS on 127.0.0.1)', report.kms),
   ];
-  if (report.logProblems.length > 0) {
-    lines.push('', `Warnings and errors in the gateway log (${report.logProblems.length}, first 5):`, ...report.logProblems.slice(0, 5).map((line) => `  ${line}`));
-  }
+  lines.push(...logProblemLines(report.logProblems));
   if (report.profile) lines.push('', 'CPU profile of one extra round against a gateway started with --cpu-prof:', report.profile);
   return lines.join('\n');
-}
-
-async function summarizeLog(logPath: string): Promise<{ bytes: number; lines: number; problems: string[] }> {
-  const text = await readFile(logPath, 'utf8');
-  const lines = text.split('\n').filter((line) => line !== '');
-  const problems = lines.filter((line) => /"level":"(warn|error|fatal)"/.test(line)).map((line) => line.slice(0, 300));
-  return { bytes: (await stat(logPath)).size, lines: lines.length, problems };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,23 +765,18 @@ async function summarizeLog(logPath: string): Promise<{ bytes: number; lines: nu
 
 async function main(): Promise<void> {
   const options = parseOptions();
+  gatewayNodeOptions = options.gatewayNodeOptions;
+  gatewayEnvironmentOverrides = options.gatewayEnvironment;
   const started = new Date();
   const loadAtStart = formatLoad();
-  const adminUrl = process.env.DATABASE_URL || defaultAdminUrl;
-  if (!isLoopbackHost(new URL(adminUrl).hostname)) {
-    throw new Error('DATABASE_URL must name a PostgreSQL server on this machine (127.0.0.1 or localhost), because its CPU time is read from /proc');
-  }
+  const adminUrl = localAdminUrl('because its CPU time is read from /proc');
 
-  const temporaryDirectory = await mkdtemp(path.join(tmpdir(), 'keyroute-proxy-bench-'));
-  cleanups.push(() => rm(temporaryDirectory, { recursive: true, force: true }));
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  cleanups.push(() => admin.end());
-  const postgresVersion = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version;
+  const temporaryDirectory = await run.createTemporaryDirectory('keyroute-proxy-bench-');
+  const { admin, postgresVersion } = await run.connectAdmin(adminUrl);
 
   const openAiKey = `sk-proj-${randomBytes(24).toString('hex')}`;
   progress('Starting the fake upstream...');
-  const fake = await startFakeUpstream(openAiKey);
+  const fake = await startFakeUpstream(children, { openAi: openAiKey });
   const direct: ChatTarget = {
     label: 'direct',
     origin: fake.origin,
@@ -910,25 +792,20 @@ async function main(): Promise<void> {
   if (wrongKey.status !== 401) throw new Error(`The fake upstream accepted a wrong credential (status ${wrongKey.status})`);
 
   // Keyring gateway: every measurement except the KMS calls.
-  const keyringDatabase = await createDatabase(admin, adminUrl);
+  const keyringDatabase = await createBenchDatabase(admin, adminUrl, cleanups);
   const keyringEnvironment = {
-    ...baseEnvironment(),
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'info',
-    LISTEN_HOST: '127.0.0.1',
-    SHUTDOWN_DELAY_MS: '0',
-    DATABASE_URL: keyringDatabase.url,
-    KEYRING_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    UPSTREAM_OVERRIDES: `https://api.openai.com=${fake.origin}`,
-    UPSTREAM_REQUIRE_OVERRIDE: 'true',
+    ...gatewayEnvironment(keyringDatabase.url, [`https://api.openai.com=${fake.origin}`]),
+    METRICS_BEARER_TOKEN: metricsToken,
+    ...options.gatewayEnvironment,
   };
   progress(`Creating the tenant in ${keyringDatabase.name} with the CLI...`);
-  const keyringTenant = await createOrganizationWithToken(keyringEnvironment);
+  const keyringTenant = await createOrganizationWithToken(children, keyringEnvironment, 'proxy bench');
   const pgStatStatements = await checkPgStatStatements(keyringDatabase.url);
   progress('Starting the gateway...');
   const logPath = path.join(temporaryDirectory, 'gateway.log');
   const gateway = await startGateway({ environment: keyringEnvironment, logPath });
-  const gatewaySecret = await createKeys(gateway, keyringTenant.token, openAiKey);
+  const metricsScraper = startMetricsScraper(gateway);
+  const gatewaySecret = await createKeys(gateway, keyringTenant.token, { OPENAI: openAiKey });
   const viaGateway = gatewayTarget(gateway, gatewaySecret);
   const atStart = {
     rssBytes: (await readRssBytes(gateway.pid)) ?? Number.NaN,
@@ -946,7 +823,8 @@ async function main(): Promise<void> {
     progress(
       `  p50 ${result.latencyP50.direct.toFixed(3)}/${result.latencyP50.gateway.toFixed(3)} ms, p99 ${result.latencyP99.direct.toFixed(3)}/${result.latencyP99.gateway.toFixed(3)} ms, ` +
         `TTFB p50 ${result.firstByteP50.direct.toFixed(3)}/${result.firstByteP50.gateway.toFixed(3)} ms, ` +
-        `${result.requestsPerSecond.direct.toFixed(0)}/${result.requestsPerSecond.gateway.toFixed(0)} req/s, gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request`,
+        `${result.requestsPerSecond.direct.toFixed(0)}/${result.requestsPerSecond.gateway.toFixed(0)} req/s, gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request, ` +
+        `GC pauses ${formatGcPauses(result.gatewayGcPauses)}`,
     );
   }
   if ((await fake.readStats()).rejectedCredentials !== rejectedBefore) throw new Error('The fake upstream rejected a credential that the gateway sent');
@@ -955,6 +833,7 @@ async function main(): Promise<void> {
   const keyring = await measureSteadyState(viaGateway, gateway, { admin: { client: admin, database: keyringDatabase.name } });
   progress('Measuring RSS with slow-reading streaming clients...');
   const memory = await measureSlowReaderMemory(viaGateway, gateway, fake, atStart);
+  const metricsScrapes = await metricsScraper.stop();
   await children.stop(gateway.child);
   const log = await summarizeLog(logPath);
 
@@ -962,7 +841,7 @@ async function main(): Promise<void> {
   progress('Starting the fake KMS and a gateway that uses it...');
   const kms = await FakeKmsServer.start({ keys: [{ aliases: ['alias/keyroute-bench'] }] });
   cleanups.push(() => kms.close());
-  const kmsDatabase = await createDatabase(admin, adminUrl);
+  const kmsDatabase = await createBenchDatabase(admin, adminUrl, cleanups);
   const kmsEnvironment = {
     ...keyringEnvironment,
     DATABASE_URL: kmsDatabase.url,
@@ -973,9 +852,9 @@ async function main(): Promise<void> {
     AWS_ACCESS_KEY_ID: FAKE_KMS_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: FAKE_KMS_CREDENTIALS.secretAccessKey,
   };
-  const kmsTenant = await createOrganizationWithToken(kmsEnvironment);
+  const kmsTenant = await createOrganizationWithToken(children, kmsEnvironment, 'proxy bench');
   const kmsGateway = await startGateway({ environment: kmsEnvironment, logPath: path.join(temporaryDirectory, 'gateway-kms.log') });
-  const kmsSecret = await createKeys(kmsGateway, kmsTenant.token, openAiKey);
+  const kmsSecret = await createKeys(kmsGateway, kmsTenant.token, { OPENAI: openAiKey });
   const viaKmsGateway = gatewayTarget(kmsGateway, kmsSecret);
   const warmUpPool = openPool(viaKmsGateway, steadyState.connections);
   await closedLoop(steadyState.connections, seriesTimeoutMs, 500, () => sendCompletion(warmUpPool, viaKmsGateway, completionBody(viaKmsGateway)));
@@ -1006,32 +885,10 @@ async function main(): Promise<void> {
     logBytes: log.bytes,
     logLines: log.lines,
     logProblems: log.problems,
+    metricsScrapes,
     profile,
   };
   process.stdout.write(`${formatReport(report)}\n`);
 }
 
-/** Stops every child process by PID, then drops the databases and removes the temporary directory, newest first. */
-async function cleanUp(): Promise<void> {
-  await children.stopAll(10_000);
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup().catch((error: unknown) => progress(`Cleanup step failed: ${(error as Error).message}`));
-  }
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal} received; stopping the processes this benchmark started`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-process.once('exit', () => children.killAllNow());
-
-try {
-  await main();
-} catch (error) {
-  process.stderr.write(`bench/proxy.bench.ts failed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await run.run(main);

@@ -10,11 +10,11 @@ export interface RequestIds {
 export const requestContext = new AsyncLocalStorage<RequestIds>();
 
 /**
- * pino mixin: adds the current request's ids to each log line. It returns a copy because pino
- * merges each line's own fields into the object the mixin returns, which would otherwise carry
- * them into every later line of the request.
+ * pino mixin: adds the current request's ids to each log line that does not carry them already.
+ * It returns a copy because pino merges each line's own fields into the object the mixin returns,
+ * which would otherwise carry them into every later line of the request.
  */
-export function requestIdsMixin(): object {
+export function requestIdsMixin(mergeObject: object): object {
   const ids = requestContext.getStore();
-  return ids ? { ...ids } : {};
+  return ids && !('requestId' in mergeObject) ? { ...ids } : {};
 }

@@ -11,6 +11,7 @@
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
  * request does not pay at steady state when it sends no statement.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
@@ -19,8 +20,8 @@ import { KmsKeyBackend } from '../../src/crypto/kms-key-backend.js';
 import { requestContext } from '../../src/request-context.js';
 
 /**
- * - request-log write: the request log writer's INSERT into request_logs and its `last_used_at`
- *   updates of gateway_keys and provider_keys;
+ * - request-log write: the request log writer's INSERT into request_logs, its upserts of the hourly
+ *   usage rollups, and its `last_used_at` updates of gateway_keys and provider_keys;
  * - transaction control: BEGIN, COMMIT and ROLLBACK, which today come from the request log writer only;
  * - change-sequence check: the directory's periodic read of change_sequence (PROXY_CHANGE_CHECK_INTERVAL_MS);
  * - listen: the change listener's LISTEN;
@@ -39,19 +40,42 @@ export interface GatewayCounters {
   keyBackendCalls: Record<string, number>;
   /** process.memoryUsage() when the counters were read, in bytes. */
   memory: NodeJS.MemoryUsage;
+  /** Garbage collection pauses since the start, or since the last read that reset them. */
+  gcPauses: GcPauses;
+}
+
+export interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  /** Pauses of 1 ms or more, long enough to show in a latency percentile. */
+  atLeast1Ms: number;
 }
 
 export interface ReadCountersMessage {
   type: 'read-counters';
   /** Runs a full garbage collection first, so that `memory.heapUsed` counts live objects only. */
   collectGarbage?: boolean;
+  /** Starts counting garbage collection pauses from zero after this read. */
+  resetGcPauses?: boolean;
 }
 
 // Makes gc() available without starting the gateway with --expose-gc.
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
 
-const counters: Omit<GatewayCounters, 'memory'> = {
+const emptyGcPauses = (): GcPauses => ({ count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0 });
+let gcPauses = emptyGcPauses();
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcPauses.count += 1;
+    gcPauses.totalMs += entry.duration;
+    gcPauses.maxMs = Math.max(gcPauses.maxMs, entry.duration);
+    if (entry.duration >= 1) gcPauses.atLeast1Ms += 1;
+  }
+}).observe({ entryTypes: ['gc'] });
+
+const counters: Omit<GatewayCounters, 'memory' | 'gcPauses'> = {
   statements: { 'request-log write': 0, 'transaction control': 0, 'change-sequence check': 0, listen: 0, other: 0 },
   otherStatements: {},
   keyBackendCalls: {},
@@ -61,6 +85,8 @@ function classify(text: string): StatementKind {
   const statement = text.trim().toLowerCase();
   if (/^(begin|commit|rollback)\b/.test(statement)) return 'transaction control';
   if (statement.startsWith('insert into "request_logs"')) return 'request-log write';
+  // The hourly usage rollups are upserted in the same transaction as each request-log batch.
+  if (/^insert into "usage_[a-z_]*hourly"/.test(statement)) return 'request-log write';
   if (/^update "(gateway_keys|provider_keys)" as target\s+set last_used_at = used\.used_at/.test(statement)) return 'request-log write';
   if (statement.startsWith('select "value" from "change_sequence"')) return 'change-sequence check';
   if (statement.startsWith('listen ')) return 'listen';
@@ -112,7 +138,8 @@ if (process.send) {
     const request = message as Partial<ReadCountersMessage> | null;
     if (request?.type !== 'read-counters') return;
     if (request.collectGarbage) collectGarbage();
-    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage() } });
+    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage(), gcPauses } });
+    if (request.resetGcPauses) gcPauses = emptyGcPauses();
   });
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

@@ -45,9 +45,9 @@ export function median(values: readonly number[]): number {
 /** Milliseconds that a request may wait for the response headers, and for each body chunk, before it fails. */
 const requestTimeoutMs = 30_000;
 
-/** Opens a pool of `connections` kept-alive HTTP/1.1 connections without pipelining. */
-export function openPool(target: ChatTarget, connections: number): Pool {
-  return new Pool(target.origin, {
+/** Opens a pool of `connections` kept-alive HTTP/1.1 connections to `origin` without pipelining. */
+export function openKeptAlivePool(origin: string, connections: number): Pool {
+  return new Pool(origin, {
     connections,
     pipelining: 1,
     keepAliveTimeout: 60_000,
@@ -55,6 +55,11 @@ export function openPool(target: ChatTarget, connections: number): Pool {
     headersTimeout: requestTimeoutMs,
     bodyTimeout: requestTimeoutMs,
   });
+}
+
+/** Opens a pool of `connections` kept-alive HTTP/1.1 connections to the target without pipelining. */
+export function openPool(target: ChatTarget, connections: number): Pool {
+  return openKeptAlivePool(target.origin, connections);
 }
 
 function unexpectedResponse(target: ChatTarget, requestKind: string, status: number, text: string): Error {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Prefixes of the bearer secrets this server issues. */
 export const secretPrefixes = {
@@ -16,7 +16,9 @@ export function generateSecret(prefix: string): string {
  * safe against guessing and lets a lookup use a unique index.
  */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  // The one-shot crypto.hash (Node 20.12 and later) costs a fraction of a Hash object, and the
+  // proxy hashes the gateway key of every request.
+  return hash('sha256', secret, 'buffer');
 }
 
 /** The prefix plus 6 characters: enough to tell keys apart in a list, far too little to guess the rest. */

@@ -188,6 +188,19 @@ describe('request ids', () => {
     }
   });
 
+  it('appear once in the access line', async () => {
+    const fromIndex = server.logs.lines.length;
+
+    const response = await rawRequest('/healthz', { headers: { 'x-request-id': 'client-trace-0043' } });
+    const requestId = response.headers['x-request-id'] as string;
+    await logLinesOfRequest(fromIndex, requestId);
+    const accessLine = server.logs.lines.slice(fromIndex).find((line) => line.includes(requestId) && line.includes('Request completed'))!;
+
+    // JSON.parse keeps the last of two equal keys, so the raw text is counted.
+    expect(accessLine.split('"requestId"').length - 1).toBe(1);
+    expect(accessLine.split('"clientRequestId"').length - 1).toBe(1);
+  });
+
   it('accept a client id of 128 characters', async () => {
     const clientId = 'a'.repeat(128);
     const fromIndex = server.logs.lines.length;

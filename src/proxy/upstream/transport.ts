@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { UpstreamTransportConfig } from '../../config/upstream.config.js';
@@ -19,7 +20,22 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   body?: string | Uint8Array | null;
   /** Aborts the request and destroys its body, for example when the client leaves. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | AbortEmitter;
+}
+
+/**
+ * An abort source for one upstream request that costs less than an AbortController, whose signal
+ * is an EventTarget with several internal objects. undici accepts any EventEmitter with an
+ * `aborted` flag that emits 'abort'.
+ */
+export class AbortEmitter extends EventEmitter {
+  aborted = false;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
 }
 
 /**
