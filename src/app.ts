@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from './config/environment.js';
-import type { SecretBox } from './crypto/secret-box.js';
+import { SecretBox } from './crypto/secret-box.js';
 import type { DatabaseHandle } from './db/database.js';
 import { LastUsedRecorder } from './db/last-used-recorder.js';
 import { deleteExpiredIdempotencyKeys } from './features/idempotency/idempotency.repository.js';
@@ -14,14 +14,24 @@ import { ProviderKeyTestService } from './features/provider-keys/provider-key-te
 import { ProviderKeyService } from './features/provider-keys/provider-key.service.js';
 import { ProviderKeyTester } from './proxy/key-test/provider-key-tester.js';
 import { OrganizationService } from './features/organizations/organization.service.js';
+import { AuditEventService } from './features/audit/audit.service.js';
+import { RequestLogService } from './features/request-logs/request-log.service.js';
+import { RetentionJob } from './features/retention/retention-job.js';
+import { UsageService } from './features/usage/usage.service.js';
+import { createRequestLogExportRoute } from './features/request-log-export/request-log-export.route.js';
 import { createGraphqlRoute } from './graphql/graphql-route.js';
 import { Readiness } from './http/readiness.js';
 import { createRequestHandler } from './http/request-handler.js';
 import type { Logger } from './logger.js';
+import type { MetricsListener } from './observability/metrics-listener.js';
+import { createMetricsExposure } from './observability/metrics-exposure.js';
+import { Metrics } from './observability/metrics.js';
 import { createProxyDirectory, type ProxyDirectory } from './proxy/directory/proxy-directory.js';
 import { createProxyRoute } from './proxy/proxy-route.js';
 import { RequestLogWriter } from './proxy/request-log/request-log-writer.js';
 import { UpstreamTransport } from './proxy/upstream/transport.js';
+import { VertexTokenProvider } from './proxy/upstream/vertex/vertex-token-provider.js';
+import { BedrockSignerCache } from './proxy/upstream/bedrock/bedrock-signer.js';
 import type { Services } from './services.js';
 
 /** Raised when the server cannot listen; the message names the address and the fix. */
@@ -40,6 +50,12 @@ export interface App {
   readiness: Readiness;
   directory: ProxyDirectory;
   requestLog: RequestLogWriter;
+  /** Deletes request logs, usage rollups and audit events past their retention. */
+  retention: RetentionJob;
+  /** The Prometheus registry and recorders; undefined when METRICS_ENABLED is false. */
+  metrics: Metrics | undefined;
+  /** The listener of `/metrics` alone, when METRICS_PORT is set. */
+  metricsListener: MetricsListener | undefined;
   listen(): Promise<AddressInfo>;
   /** Writes pending management-token `lastUsedAt` times now rather than at the next interval. */
   flushLastUsed(): Promise<void>;
@@ -53,7 +69,10 @@ export function createApp(options: {
   database: DatabaseHandle;
   secretBox: SecretBox;
 }): App {
-  const { config, logger, database, secretBox } = options;
+  const { config, logger, database } = options;
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  // Every key backend call of the running server goes through this box, so that metrics count it.
+  const secretBox = metrics ? new SecretBox(metrics.keyBackend.instrument(options.secretBox.backend)) : options.secretBox;
 
   const tokenLastUsed = new LastUsedRecorder((ids, usedAt) => touchManagementTokens(database.db, ids, usedAt), {
     intervalMs: 5_000,
@@ -71,26 +90,56 @@ export function createApp(options: {
       new ProviderKeyTester(transport, config.proxy.keyTestTimeoutMs),
       new KeyTestRateLimiter(config.proxy.keyTestsPerMinute, 60_000),
     ),
+    usage: new UsageService(database.db, config.retention),
+    requestLogs: new RequestLogService(database.db, config.retention),
+    auditEvents: new AuditEventService(database.db),
   };
 
   const readiness = new Readiness(database);
   const maintenanceLogger = logger.child({ component: 'maintenance' });
-  // Idempotency records keep new gateway key secrets (encrypted) for retries; drop them at expiry.
-  const purgeExpired = () =>
-    deleteExpiredIdempotencyKeys(database.db)
+  // Hourly: idempotency records past expiry (they keep new gateway key secrets, encrypted, for
+  // retries), and Vertex access tokens past expiry, which would otherwise wait for LRU eviction.
+  const purgeExpired = () => {
+    vertexTokens.sweep();
+    return deleteExpiredIdempotencyKeys(database.db)
       .then((count) => count > 0 && maintenanceLogger.info({ count }, 'Deleted expired idempotency records'))
       .catch((error: unknown) => maintenanceLogger.warn({ err: error }, 'Deleting expired idempotency records failed'));
+  };
   let maintenanceTimer: NodeJS.Timeout | undefined;
+  const vertexTokens = new VertexTokenProvider({ transport, config: config.vertexTokens, logger: logger.child({ component: 'vertex-tokens' }) });
   const proxyLogger = logger.child({ component: 'proxy' });
-  const directory = createProxyDirectory({ database, secretBox, logger: proxyLogger, config: config.proxyDirectory });
+  const directory = createProxyDirectory({ database, secretBox, logger: proxyLogger, config: config.proxyDirectory, cacheObserver: metrics?.caches });
   const requestLog = new RequestLogWriter({ db: database.db, logger: logger.child({ component: 'request-log' }), config: config.requestLog });
+  const retention = new RetentionJob({ db: database.db, logger: logger.child({ component: 'retention' }), config: config.retention });
+  metrics?.observeRequestLog(requestLog);
+  metrics?.observeDatabase(database);
+  const metricsExposure = createMetricsExposure(config.metrics, metrics, logger.child({ component: 'metrics' }));
   const handler = createRequestHandler({
     logger,
     readiness,
     maxHeaderBytes: config.server.maxHeaderBytes,
+    metrics: metrics?.http,
     routes: {
       graphql: createGraphqlRoute(config, logger.child({ component: 'graphql' }), services),
-      proxy: createProxyRoute({ config, logger: proxyLogger, directory, transport, catalog: config.models.catalog, requestLog }),
+      proxy: createProxyRoute({
+        config,
+        logger: proxyLogger,
+        directory,
+        transport,
+        catalog: config.models.catalog,
+        requestLog,
+        metrics: metrics?.proxy,
+        bedrockSigners: new BedrockSignerCache(),
+        vertexTokens,
+      }),
+      requestLogExport: createRequestLogExportRoute({
+        db: database.db,
+        managementTokens: services.managementTokens,
+        requestLogs: services.requestLogs,
+        config: config.requestLogExport,
+        logger: logger.child({ component: 'request-log-export' }),
+      }),
+      metrics: metricsExposure.mainRoute,
     },
   });
   // Node's parser gets a larger bound than MAX_HEADER_BYTES so that the request handler, which has
@@ -119,9 +168,15 @@ export function createApp(options: {
     // The caches and their change listener must be live before the first proxied request.
     await directory.start();
     await requestLog.start();
+    retention.start();
     tokenLastUsed.start();
     maintenanceTimer = setInterval(purgeExpired, 60 * 60 * 1000);
     maintenanceTimer.unref();
+    if (metricsExposure.listener) {
+      const address = await metricsExposure.listener.listen();
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      logger.info({ url: `http://${host}:${address.port}/metrics` }, 'Serving /metrics on a listener of its own');
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         const address = `${config.server.host}:${config.server.port}`;
@@ -163,7 +218,9 @@ export function createApp(options: {
       }
       server.closeAllConnections();
       await closed;
+      await metricsExposure.listener?.close();
       clearInterval(maintenanceTimer);
+      await retention.stop();
       await requestLog.stop();
       await directory.stop();
       await transport.close();
@@ -175,5 +232,17 @@ export function createApp(options: {
     return shutdownPromise;
   }
 
-  return { server, services, readiness, directory, requestLog, listen, flushLastUsed: () => tokenLastUsed.flush(), shutdown };
+  return {
+    server,
+    services,
+    readiness,
+    directory,
+    requestLog,
+    retention,
+    metrics,
+    metricsListener: metricsExposure.listener,
+    listen,
+    flushLastUsed: () => tokenLastUsed.flush(),
+    shutdown,
+  };
 }

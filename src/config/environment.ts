@@ -2,12 +2,16 @@ import { z } from 'zod';
 import { cryptoEnvironment, toCryptoConfig, validateCryptoEnvironment } from './crypto.config.js';
 import { databaseEnvironment } from './database.config.js';
 import { graphqlEnvironment } from './graphql.config.js';
+import { metricsEnvironment, toMetricsConfig } from './metrics.config.js';
 import { modelsEnvironment, toModelsConfig } from './models.config.js';
 import { proxyEnvironment } from './proxy.config.js';
 import { proxyDirectoryEnvironment, toProxyDirectoryConfig } from './proxy-directory.config.js';
 import { requestLogEnvironment, toRequestLogConfig } from './request-log.config.js';
+import { retentionEnvironment, toRetentionConfig } from './retention.config.js';
+import { requestLogExportEnvironment, toRequestLogExportConfig } from './request-log-export.config.js';
 import { serverEnvironment } from './server.config.js';
 import { toUpstreamConfig, upstreamEnvironment } from './upstream.config.js';
+import { toVertexTokenConfig, vertexEnvironment } from './vertex.config.js';
 
 const environment = z
   .object({
@@ -19,7 +23,11 @@ const environment = z
     ...proxyEnvironment.shape,
     ...proxyDirectoryEnvironment.shape,
     ...requestLogEnvironment.shape,
+    ...retentionEnvironment.shape,
+    ...requestLogExportEnvironment.shape,
+    ...metricsEnvironment.shape,
     ...upstreamEnvironment.shape,
+    ...vertexEnvironment.shape,
   })
   .superRefine(validateCryptoEnvironment, { when: () => true });
 
@@ -77,7 +85,11 @@ export function loadConfig(variables: Record<string, string | undefined>) {
     proxy: { keyTestsPerMinute: env.PROVIDER_KEY_TESTS_PER_MINUTE, keyTestTimeoutMs: env.PROVIDER_KEY_TEST_TIMEOUT_MS },
     proxyDirectory: toProxyDirectoryConfig(env),
     requestLog: toRequestLogConfig(env),
+    retention: toRetentionConfig(env),
+    requestLogExport: toRequestLogExportConfig(env),
+    metrics: toMetricsConfig(env),
     upstream: toUpstreamConfig(env),
+    vertexTokens: toVertexTokenConfig(env),
     graphql: {
       graphiql: env.NODE_ENV !== 'production',
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,

@@ -22,6 +22,8 @@ export class ProxyCall {
   catalogEntry: CatalogModel | undefined;
   providerKeyId: string | null = null;
   credentialSource: CredentialSource | null = null;
+  /** The cloud region that served the request, for Bedrock. */
+  region: string | null = null;
   stream = false;
   status = 0;
   errorCode: string | null = null;
@@ -54,7 +56,7 @@ export class ProxyCall {
       credentialSource: this.credentialSource,
       provider: this.provider ?? null,
       model: this.model ?? null,
-      region: null,
+      region: this.region,
       stream: this.stream,
       status: finalStatus,
       errorCode: this.errorCode,

@@ -4,22 +4,22 @@ import { encodeGlobalID } from '../graphql/global-id.js';
 import { PayloadTooLargeError, readBody } from '../http/body.js';
 import { sendJson } from '../http/respond.js';
 import type { Logger } from '../logger.js';
+import type { ProxyMetrics } from '../observability/proxy-metrics.js';
 import type { ModelCatalog } from '../models/catalog.js';
 import { prefixOfProvider, providers, type ProviderId } from '../providers/providers.js';
 import type { RequestIds } from '../request-context.js';
 import { extractGatewayKey } from './directory/gateway-key-header.js';
 import type { AuthenticatedGatewayKey, ProxyDirectory, Resolved } from './directory/proxy-directory.js';
 import { ProxyError, sendProxyError, type ClientDialect } from './errors.js';
-import { forward, type ForwardRequest } from './forward.js';
+import { forward } from './forward.js';
 import { isModelAllowed, listModels } from './models-list.js';
 import { ProxyCall } from './proxy-call.js';
 import type { RequestLogWriter } from './request-log/request-log-writer.js';
-import { anthropicHandling, openAiHandling } from './response-handling.js';
-import { prepareAnthropicRequest } from './upstream/anthropic-adapter.js';
-import { chatCompletionsUrl, isOpenAiCompatible } from './upstream/endpoints.js';
-import { prepareOpenAiCompatibleRequest } from './upstream/openai-compatible-adapter.js';
+import { buildUpstreamRequest, chooseUpstreamApi } from './upstream-request.js';
 import { RequestFieldError } from './upstream/request-field-error.js';
 import type { UpstreamTransport } from './upstream/transport.js';
+import type { VertexTokenProvider } from './upstream/vertex/vertex-token-provider.js';
+import type { BedrockSignerCache } from './upstream/bedrock/bedrock-signer.js';
 
 type Json = Record<string, unknown>;
 type Operation = 'chat' | 'messages' | 'count_tokens' | 'models';
@@ -45,6 +45,32 @@ export interface ProxyDependencies {
   transport: UpstreamTransport;
   catalog: ModelCatalog;
   requestLog: RequestLogWriter;
+  /** Records each logged request's status, latencies and tokens; absent when metrics are off. */
+  metrics?: ProxyMetrics | undefined;
+  /** Access tokens of Vertex AI service accounts, cached per provider key. */
+  vertexTokens: VertexTokenProvider;
+  /** SigV4 signers per Bedrock credential set and region. */
+  bedrockSigners: BedrockSignerCache;
+}
+
+/**
+ * Deepest JSON nesting a proxied body may have, counting the body object as level 1. JSON.parse
+ * accepts any depth, but JSON.stringify, which renders every upstream body, recurses and overflows
+ * the stack at a few thousand levels (between 3,000 and 5,000 in this server on Node 20). 512 leaves room for deep tool schemas
+ * and stays far below that.
+ */
+const maxJsonDepth = 512;
+
+/** Walks the value without recursion and returns true as soon as a value lies deeper than `limit`. */
+function nestsDeeperThan(value: object, limit: number): boolean {
+  const pending: { value: object; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.depth > limit) return true;
+    for (const child of Object.values(next.value)) {
+      if (child !== null && typeof child === 'object') pending.push({ value: child as object, depth: next.depth + 1 });
+    }
+  }
+  return false;
 }
 
 /** Tags from `X-Keyroute-Tags` or `X-Edgee-Tags` (comma-separated), else the body's `tags` array. */
@@ -57,8 +83,20 @@ function readTags(request: IncomingMessage, body: Json | undefined): string[] {
 
 /** Returns the provider key id as clients and the GraphQL API know it (a global id). */
 function providerKeyLabel(resolved: Extract<Resolved, { kind: 'use' | 'disabled' | 'unavailable' }>): string | null {
-  return resolved.providerKeyId === null ? null : encodeGlobalID('ProviderKey', resolved.providerKeyId);
+  if (resolved.providerKeyId === null) return null;
+  let label = providerKeyLabels.get(resolved.providerKeyId);
+  if (label === undefined) {
+    // The map only saves re-encoding, so emptying it when full is enough to bound it.
+    if (providerKeyLabels.size >= maxProviderKeyLabels) providerKeyLabels.clear();
+    label = encodeGlobalID('ProviderKey', resolved.providerKeyId);
+    providerKeyLabels.set(resolved.providerKeyId, label);
+  }
+  return label;
 }
+
+/** Global ids of provider keys by internal id: every proxied request names its key in headers. */
+const providerKeyLabels = new Map<string, string>();
+const maxProviderKeyLabels = 10_000;
 
 export function createProxyRoute(dependencies: ProxyDependencies) {
   const { config, directory, transport, catalog, requestLog } = dependencies;
@@ -104,6 +142,12 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw ProxyError.gateway('invalid_request_error', 'The request body must be a JSON object.');
     }
+    if (nestsDeeperThan(parsed, maxJsonDepth)) {
+      throw ProxyError.gateway(
+        'invalid_request_error',
+        `The request body nests JSON deeper than ${maxJsonDepth} levels. Flatten its deepest value, such as a tool's parameters schema.`,
+      );
+    }
     return parsed as Json;
   }
 
@@ -139,17 +183,18 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
     if (!isModelAllowed(gatewayKey.modelAllowList, reference)) {
       throw ProxyError.gateway('permission_error', `The model ${call.model} is not in the allow-list of the gateway key "${gatewayKey.name}".`, { param: 'model' });
     }
-    const supported =
-      (route.dialect === 'openai' && isOpenAiCompatible(reference.provider)) ||
-      (route.dialect === 'anthropic' && reference.provider === 'ANTHROPIC');
-    if (!supported) {
+    const operation = route.operation;
+    const api = chooseUpstreamApi(reference.provider, reference.model, route.dialect, operation);
+    if (!api) {
       if (route.operation === 'count_tokens') {
-        throw ProxyError.gateway('not_found_error', `count_tokens is not available for ${reference.provider}; it is native to Anthropic only.`);
+        throw ProxyError.gateway(
+          'not_found_error',
+          `count_tokens is not available for ${call.model}; it is served for Anthropic models, and for Claude on Vertex AI.`,
+        );
       }
       throw ProxyError.gateway(
         'invalid_request_error',
-        `${route.dialect === 'openai' ? 'OpenAI-format' : 'Anthropic-format'} requests to ${reference.provider} are not supported yet. ` +
-          `Use ${route.dialect === 'openai' ? '/v1/messages' : '/v1/chat/completions'} for this model.`,
+        `${route.dialect === 'openai' ? 'OpenAI-format' : 'Anthropic-format'} requests to ${reference.provider} are not supported yet.`,
         { param: 'model' },
       );
     }
@@ -179,61 +224,32 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
     }
     call.providerKeyId = resolved.providerKeyId;
     call.credentialSource = resolved.source;
-    if (resolved.credentials.kind !== 'API_KEY') {
-      throw ProxyError.gateway('internal_error', `The ${reference.provider} credential is not an API key.`);
-    }
-    const apiKey = resolved.credentials.apiKey;
     const label = providerKeyLabel(resolved);
-    const gatewayHeaders = {
-      'x-keyroute-provider': prefixOfProvider(reference.provider),
-      'x-keyroute-provider-key-id': label ?? 'platform',
-      'x-keyroute-credential-source': resolved.source,
-    };
-
-    let forwardRequest: ForwardRequest;
-    if (route.dialect === 'openai' && isOpenAiCompatible(reference.provider)) {
-      const prepared = prepareOpenAiCompatibleRequest(reference.provider, reference.model, body);
-      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
-      if (reference.provider === 'OPENAI') {
-        if (typeof resolved.settings.organizationId === 'string') headers['openai-organization'] = resolved.settings.organizationId;
-        if (typeof resolved.settings.projectId === 'string') headers['openai-project'] = resolved.settings.projectId;
-      }
-      forwardRequest = {
-        provider: reference.provider,
-        dialect: route.dialect,
-        url: chatCompletionsUrl(reference.provider, resolved.settings),
-        headers,
-        body: JSON.stringify(prepared.body),
-        stream: call.stream,
-        gatewayHeaders,
-        providerKeyLabel: label,
-        secrets: [apiKey],
-        handling: openAiHandling(reference.provider, prepared.rewriter, [apiKey]),
-      };
-    } else {
-      const prepared = prepareAnthropicRequest({
-        operation: route.operation === 'count_tokens' ? 'count_tokens' : 'messages',
-        model: reference.model,
-        clientBody: body,
-        clientHeaders: {
-          anthropicVersion: headerText(request.headers['anthropic-version']),
-          anthropicBeta: headerText(request.headers['anthropic-beta']),
-        },
-        apiKey,
-      });
-      forwardRequest = {
-        provider: reference.provider,
-        dialect: route.dialect,
-        url: prepared.url,
-        headers: prepared.headers,
-        body: JSON.stringify(prepared.body),
-        stream: call.stream,
-        gatewayHeaders,
-        providerKeyLabel: label,
-        secrets: [apiKey],
-        handling: anthropicHandling([apiKey]),
-      };
-    }
+    const forwardRequest = await buildUpstreamRequest({
+      provider: reference.provider,
+      model: reference.model,
+      dialect: route.dialect,
+      operation,
+      api,
+      body,
+      requestHeaders: request.headers,
+      credentials: resolved.credentials,
+      settings: resolved.settings,
+      credentialsKey:
+        resolved.providerKeyId === null
+          ? { organizationId: 'platform', providerKeyId: 'platform', credentialsVersion: 0 }
+          : { organizationId: gatewayKey.organizationId, providerKeyId: resolved.providerKeyId, credentialsVersion: resolved.credentialsVersion },
+      catalogEntry: call.catalogEntry,
+      stream: call.stream,
+      gatewayHeaders: {
+        'x-keyroute-provider': prefixOfProvider(reference.provider),
+        'x-keyroute-provider-key-id': label ?? 'platform',
+        'x-keyroute-credential-source': resolved.source,
+      },
+      providerKeyLabel: label,
+      logger: dependencies.logger,
+    }, { vertexTokens: dependencies.vertexTokens, bedrockSigners: dependencies.bedrockSigners });
+    call.region = forwardRequest.region ?? null;
     return forward(transport, config.upstream.stream, forwardRequest, response, call);
   }
 
@@ -265,7 +281,10 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
       status = proxyError.status;
     }
     const entry = call.toLogEntry(response.destroyed && !response.writableFinished ? 499 : status);
-    if (entry) requestLog.enqueue(entry);
+    if (entry) {
+      requestLog.enqueue(entry);
+      dependencies.metrics?.observe(entry);
+    }
   };
 }
 
