@@ -33,9 +33,12 @@
  * --gateway-node-option FLAG (repeatable) starts every gateway with that Node flag, and
  * --gateway-env NAME=value (repeatable) sets a variable in its environment, to compare settings
  * such as --max-semi-space-size=32 or REQUEST_LOG_BATCH_SIZE=100 against the defaults.
+ * --server-times also times each request inside the gateway (from its parsed headers to the end
+ * of its response) and prints p50, p99 and max per round, which separates delays inside the
+ * process from those outside it; the timing costs some CPU, so it is off by default.
  *
  * Usage: npx tsx bench/proxy.bench.ts [--rounds N] [--profile] [--profile-output FILE]
- *        [--gateway-node-option FLAG] [--gateway-env NAME=value]
+ *        [--gateway-node-option FLAG] [--gateway-env NAME=value] [--server-times]
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, readdir, readFile } from 'node:fs/promises';
@@ -126,6 +129,7 @@ function parseOptions(): {
       'profile-output': { type: 'string' },
       'gateway-node-option': { type: 'string', multiple: true, default: [] },
       'gateway-env': { type: 'string', multiple: true, default: [] },
+      'server-times': { type: 'boolean', default: false },
     },
   });
   const rounds = parseRounds(values.rounds);
@@ -140,12 +144,17 @@ function parseOptions(): {
     if (!match) throw new Error(`--gateway-env expects NAME=value, such as REQUEST_LOG_BATCH_SIZE=100, got ${JSON.stringify(assignment)}`);
     gatewayEnvironment[match[1]!] = match[2]!;
   }
+  // The probe in the gateway reads it; the timing has a cost, so it is off by default.
+  if (values['server-times']) gatewayEnvironment.BENCH_PROBE_SERVER_TIMES = 'true';
   return { rounds, profile: values.profile || profileOutput !== undefined, profileOutput, gatewayNodeOptions, gatewayEnvironment };
 }
 
-/** Formats GC pauses as `count (count of 1 ms or more) / total ms / max ms`. */
+/** Formats GC pauses as `count (count of 1 ms or more) / total ms / max ms, minor count / ms`. */
 function formatGcPauses(pauses: GcPauses): string {
-  return `${pauses.count} (${pauses.atLeast1Ms}) / ${pauses.totalMs.toFixed(1)} ms / ${pauses.maxMs.toFixed(2)} ms`;
+  return (
+    `${pauses.count} (${pauses.atLeast1Ms}) / ${pauses.totalMs.toFixed(1)} ms / ${pauses.maxMs.toFixed(2)} ms, ` +
+    `minor ${pauses.minorCount} / ${pauses.minorMs.toFixed(1)} ms`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,6 +319,8 @@ interface RoundResult {
   postgresAllCpuPerRequestUs: number;
   /** The gateway's garbage collection pauses during its 1-connection latency series, warm-up included. */
   gatewayGcPauses: GcPauses;
+  /** Time inside the gateway per request in the same series, from the probe. */
+  gatewayServerTimeMs: GatewayCounters['serverTimeMs'];
 }
 
 async function measureLatency(target: ChatTarget): Promise<number[]> {
@@ -387,13 +398,18 @@ async function runRound(round: number, direct: ChatTarget, gateway: ChatTarget, 
     gatewayCpuPerRequestUs: 0,
     postgresBenchCpuPerRequestUs: 0,
     postgresAllCpuPerRequestUs: 0,
-    gatewayGcPauses: { count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0 },
+    gatewayGcPauses: { count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0, minorMs: 0, minorCount: 0 },
+    gatewayServerTimeMs: { count: 0, p50: 0, p99: 0, max: 0 },
   };
 
   for (const target of order) {
     if (target.label === 'gateway') await gatewayProcess.readCounters({ resetGcPauses: true });
     const samples = await measureLatency(target);
-    if (target.label === 'gateway') result.gatewayGcPauses = (await gatewayProcess.readCounters()).gcPauses;
+    if (target.label === 'gateway') {
+      const counters = await gatewayProcess.readCounters();
+      result.gatewayGcPauses = counters.gcPauses;
+      result.gatewayServerTimeMs = counters.serverTimeMs;
+    }
     result.latencyP50[target.label] = percentile(samples, 0.5);
     result.latencyP99[target.label] = percentile(samples, 0.99);
   }
@@ -694,7 +710,7 @@ function formatReport(report: Report): string {
   ];
 
   const roundRows = [
-    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max'],
+    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max, minor'],
     ...rounds.map((round, index) => [
       String(index + 1),
       index % 2 === 0 ? 'direct' : 'gateway',
@@ -824,7 +840,8 @@ async function main(): Promise<void> {
       `  p50 ${result.latencyP50.direct.toFixed(3)}/${result.latencyP50.gateway.toFixed(3)} ms, p99 ${result.latencyP99.direct.toFixed(3)}/${result.latencyP99.gateway.toFixed(3)} ms, ` +
         `TTFB p50 ${result.firstByteP50.direct.toFixed(3)}/${result.firstByteP50.gateway.toFixed(3)} ms, ` +
         `${result.requestsPerSecond.direct.toFixed(0)}/${result.requestsPerSecond.gateway.toFixed(0)} req/s, gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request, ` +
-        `GC pauses ${formatGcPauses(result.gatewayGcPauses)}`,
+        `GC pauses ${formatGcPauses(result.gatewayGcPauses)}, time in the gateway p50/p99/max ` +
+        `${result.gatewayServerTimeMs.p50.toFixed(3)}/${result.gatewayServerTimeMs.p99.toFixed(3)}/${result.gatewayServerTimeMs.max.toFixed(3)} ms`,
     );
   }
   if ((await fake.readStats()).rejectedCredentials !== rejectedBefore) throw new Error('The fake upstream rejected a credential that the gateway sent');

@@ -11,7 +11,9 @@
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
  * request does not pay at steady state when it sends no statement.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants, createHistogram, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
@@ -42,6 +44,12 @@ export interface GatewayCounters {
   memory: NodeJS.MemoryUsage;
   /** Garbage collection pauses since the start, or since the last read that reset them. */
   gcPauses: GcPauses;
+  /**
+   * Time inside the gateway from a request's parsed headers to its response's finish, for
+   * /v1/ requests since the same reset, in milliseconds: it tells a delay inside the process
+   * from one outside it (the network, the other processes).
+   */
+  serverTimeMs: { count: number; p50: number; p99: number; max: number };
 }
 
 export interface GcPauses {
@@ -50,6 +58,9 @@ export interface GcPauses {
   maxMs: number;
   /** Pauses of 1 ms or more, long enough to show in a latency percentile. */
   atLeast1Ms: number;
+  /** Time in minor collections (scavenges of the young generation), the rest being major ones. */
+  minorMs: number;
+  minorCount: number;
 }
 
 export interface ReadCountersMessage {
@@ -64,7 +75,7 @@ export interface ReadCountersMessage {
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
 
-const emptyGcPauses = (): GcPauses => ({ count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0 });
+const emptyGcPauses = (): GcPauses => ({ count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0, minorMs: 0, minorCount: 0 });
 let gcPauses = emptyGcPauses();
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
@@ -72,10 +83,40 @@ new PerformanceObserver((list) => {
     gcPauses.totalMs += entry.duration;
     gcPauses.maxMs = Math.max(gcPauses.maxMs, entry.duration);
     if (entry.duration >= 1) gcPauses.atLeast1Ms += 1;
+    if (((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+      gcPauses.minorCount += 1;
+      gcPauses.minorMs += entry.duration;
+    }
   }
 }).observe({ entryTypes: ['gc'] });
 
-const counters: Omit<GatewayCounters, 'memory' | 'gcPauses'> = {
+// Node 20 publishes these two channels for every request of an http.Server. Timing each request
+// costs the gateway CPU, so it runs only with --server-times, which sets BENCH_PROBE_SERVER_TIMES.
+const serverTimes = createHistogram();
+const requestStarts = new WeakMap<IncomingMessage, bigint>();
+if (process.env.BENCH_PROBE_SERVER_TIMES === 'true') {
+  diagnosticsChannel.subscribe('http.server.request.start', (message) => {
+    const { request } = message as { request: IncomingMessage };
+    if (request.url?.startsWith('/v1/')) requestStarts.set(request, process.hrtime.bigint());
+  });
+  diagnosticsChannel.subscribe('http.server.response.finish', (message) => {
+    const { request } = message as { request: IncomingMessage; response: ServerResponse };
+    const started = requestStarts.get(request);
+    if (started !== undefined) serverTimes.record(Math.max(1, Number(process.hrtime.bigint() - started)));
+  });
+}
+
+function serverTimeSummary(): GatewayCounters['serverTimeMs'] {
+  const toMs = (nanoseconds: number) => nanoseconds / 1e6;
+  return {
+    count: serverTimes.count,
+    p50: serverTimes.count > 0 ? toMs(serverTimes.percentile(50)) : 0,
+    p99: serverTimes.count > 0 ? toMs(serverTimes.percentile(99)) : 0,
+    max: serverTimes.count > 0 ? toMs(serverTimes.max) : 0,
+  };
+}
+
+const counters: Omit<GatewayCounters, 'memory' | 'gcPauses' | 'serverTimeMs'> = {
   statements: { 'request-log write': 0, 'transaction control': 0, 'change-sequence check': 0, listen: 0, other: 0 },
   otherStatements: {},
   keyBackendCalls: {},
@@ -138,8 +179,11 @@ if (process.send) {
     const request = message as Partial<ReadCountersMessage> | null;
     if (request?.type !== 'read-counters') return;
     if (request.collectGarbage) collectGarbage();
-    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage(), gcPauses } });
-    if (request.resetGcPauses) gcPauses = emptyGcPauses();
+    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage(), gcPauses, serverTimeMs: serverTimeSummary() } });
+    if (request.resetGcPauses) {
+      gcPauses = emptyGcPauses();
+      serverTimes.reset();
+    }
   });
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
