@@ -174,6 +174,16 @@ describe('invalid bodies', () => {
     expect(upstreamRequestCount()).toBe(before);
   });
 
+  it('empty messages to a translated upstream', async () => {
+    const before = upstreamRequestCount();
+
+    const exchange = await post('/v1/chat/completions', JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', messages: [] }));
+
+    expectOpenAiError(exchange, 400, 'invalid_request_error');
+    expect((exchange.body.error as { param: unknown }).param).toBe('messages');
+    expect(upstreamRequestCount()).toBe(before);
+  });
+
   it('OpenAI format field Anthropic cannot honour', async () => {
     const before = upstreamRequestCount();
 

@@ -67,6 +67,13 @@ describe('Anthropic request field table', () => {
 });
 
 describe('Anthropic request parsing: top-level fields', () => {
+  it('rejects an empty messages list', () => {
+    const error = fieldErrorOf(() => parse({ max_tokens: 100, messages: [] }));
+
+    expect(error.field).toBe('messages');
+    expect(error.message).toMatch(/at least one message/);
+  });
+
   it('reads the sampling settings', () => {
     const parsed = parse({ messages: hello, max_tokens: 300, temperature: 0.2, top_p: 0.7, top_k: 5, stop_sequences: ['END'] });
     expect(parsed.maxTokens).toBe(300);

@@ -95,6 +95,13 @@ describe('OpenAI request field table', () => {
 });
 
 describe('OpenAI request parsing: top-level fields', () => {
+  it('rejects an empty messages list', () => {
+    const error = fieldErrorOf(() => parse({ messages: [] }));
+
+    expect(error.field).toBe('messages');
+    expect(error.message).toMatch(/at least one message/);
+  });
+
   it('takes max_completion_tokens over max_tokens', () => {
     expect(parse({ messages: hello, max_completion_tokens: 300, max_tokens: 100 }).maxTokens).toBe(300);
     expect(parse({ messages: hello, max_tokens: 100 }).maxTokens).toBe(100);

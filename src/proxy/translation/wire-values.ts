@@ -27,6 +27,16 @@ export function readArray(value: unknown, path: string): unknown[] {
   return value;
 }
 
+/**
+ * Reads a conversation's `messages`, which both formats require to hold at least one message. An
+ * empty list is rejected here, before any upstream call, rather than by the upstream.
+ */
+export function readMessages(value: unknown): unknown[] {
+  const messages = readArray(value, 'messages');
+  if (messages.length === 0) throw invalid('messages', 'at least one message');
+  return messages;
+}
+
 export function readString(value: unknown, path: string): string {
   if (typeof value !== 'string') throw invalid(path, 'a string');
   return value;

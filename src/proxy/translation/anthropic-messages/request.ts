@@ -27,8 +27,10 @@ import {
   invalid,
   isObject,
   isUnset,
+  type Json,
   readArray,
   readCacheControl,
+  readMessages,
   readObject,
   readOptionalBoolean,
   readOptionalCount,
@@ -37,7 +39,6 @@ import {
   readStopSequences,
   readString,
   withCacheControl,
-  type Json,
 } from '../wire-values.js';
 import { checkAnthropicRequestFields } from './request-fields.js';
 
@@ -55,7 +56,7 @@ export function parseAnthropicRequest(body: Record<string, unknown>, model: stri
     model,
     messages: [
       ...parseSystem(body.system),
-      ...readArray(body.messages, 'messages').map((message, index) => parseMessage(message, `messages[${index}]`)),
+      ...readMessages(body.messages).map((message, index) => parseMessage(message, `messages[${index}]`)),
     ],
     stream: readOptionalBoolean(body.stream, 'stream') ?? false,
     // Anthropic streams always carry usage; this flag is for OpenAI-format clients.

@@ -26,8 +26,10 @@ import {
   invalid,
   isObject,
   isUnset,
+  type Json,
   readArray,
   readCacheControl,
+  readMessages,
   readObject,
   readOptionalBoolean,
   readOptionalCount,
@@ -35,7 +37,6 @@ import {
   readOptionalString,
   readStopSequences,
   readString,
-  type Json,
 } from '../wire-values.js';
 import { checkOpenAiRequestFields } from './request-fields.js';
 
@@ -53,7 +54,7 @@ export function parseOpenAiChatRequest(body: Record<string, unknown>, model: str
 
   const request: ChatRequest = {
     model,
-    messages: readArray(body.messages, 'messages').map((message, index) => parseMessage(message, index)),
+    messages: readMessages(body.messages).map((message, index) => parseMessage(message, index)),
     stream: readOptionalBoolean(body.stream, 'stream') ?? false,
     streamUsage: readStreamUsage(body.stream_options),
   };
