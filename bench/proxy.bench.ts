@@ -35,7 +35,7 @@
  * such as --max-semi-space-size=32 or REQUEST_LOG_BATCH_SIZE=100 against the defaults.
  * --server-times also times each request inside the gateway (from its parsed headers to the end
  * of its response) and prints p50, p99 and max per round, which separates delays inside the
- * process from those outside it; the timing costs some CPU, so it is off by default.
+ * process from those outside it. The timing costs some CPU, so it is off by default.
  *
  * Usage: npx tsx bench/proxy.bench.ts [--rounds N] [--profile] [--profile-output FILE]
  *        [--gateway-node-option FLAG] [--gateway-env NAME=value] [--server-times]

@@ -46,7 +46,7 @@ export interface GatewayCounters {
   gcPauses: GcPauses;
   /**
    * Time inside the gateway from a request's parsed headers to its response's finish, for
-   * /v1/ requests since the same reset, in milliseconds: it tells a delay inside the process
+   * /v1/ requests since the same reset, in milliseconds. It separates a delay inside the process
    * from one outside it (the network, the other processes).
    */
   serverTimeMs: { count: number; p50: number; p99: number; max: number };

@@ -1,11 +1,11 @@
 /**
- * The upstream request for AWS Bedrock: region and credential row by the region rule, Anthropic
- * models through InvokeModel with Anthropic's body (so Anthropic-format clients pass through), other
- * models through Converse with the Converse adapter, every request signed with SigV4 over the exact
- * bytes sent, and the binary event stream decoded into events.
+ * The upstream request for AWS Bedrock. The region and credential row follow the region rule.
+ * Anthropic models go through InvokeModel with Anthropic's body, so Anthropic-format clients pass
+ * through, and other models through Converse with the Converse adapter. Every request is signed
+ * with SigV4 over the exact bytes sent, and the binary event stream is decoded into events.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import { headerText } from '../http/headers.js';
 import type { ForwardRequest, ResponseHandling, StreamDecoder } from './forward.js';
 import type { ProxyCall } from './proxy-call.js';
 import type { SseEvent } from './sse/sse-parser.js';
@@ -204,8 +204,4 @@ class BedrockStreamDecoder implements StreamDecoder {
 function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: ProxyError }): T {
   if (!result.ok) throw result.error;
   return result.value;
-}
-
-function headerText(value: IncomingHttpHeaders[string]): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
 }

@@ -62,13 +62,13 @@ export interface ForwardRequest {
   /** Decodes a streamed body; an SSE parser when absent. */
   createDecoder?: () => StreamDecoder;
   /**
-   * Commit the stream's headers with its first event rather than when the upstream answers, for
+   * Whether to commit the stream's headers with its first event rather than when the upstream responds, for
    * upstreams that report errors inside a 200 stream (Bedrock's exception frames): an error that
    * comes before the first event can then still be an HTTP error. The silence timer still commits.
    */
   commitOnFirstEvent?: boolean;
   /**
-   * Returns fresh authorization headers after the upstream answered 401, for credentials that are
+   * Returns fresh authorization headers after the upstream returned 401, for credentials that are
    * short-lived tokens (Vertex). The request is then sent once more; its 401 body is discarded.
    * Throws a ProxyError when no fresh token can be had.
    */

@@ -56,22 +56,42 @@ export interface ProxyDependencies {
 /**
  * Deepest JSON nesting a proxied body may have, counting the body object as level 1. JSON.parse
  * accepts any depth, but JSON.stringify, which renders every upstream body, recurses and overflows
- * the stack at a few thousand levels (between 3,000 and 5,000 in this server on Node 20). 512 leaves room for deep tool schemas
- * and stays far below that.
+ * the stack at a few thousand levels (between 3,000 and 5,000 in this server on Node 20). 512
+ * leaves room for deep tool schemas and stays far below that.
  */
 const maxJsonDepth = 512;
 
-/** Walks the value without recursion and returns true as soon as a value lies deeper than `limit`. */
-function nestsDeeperThan(value: object, limit: number): boolean {
-  const pending: { value: object; depth: number }[] = [{ value, depth: 1 }];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    if (next.depth > limit) return true;
-    for (const child of Object.values(next.value)) {
-      if (child !== null && typeof child === 'object') pending.push({ value: child as object, depth: next.depth + 1 });
+/**
+ * Returns true when valid JSON text nests objects or arrays deeper than `limit`. It scans the bytes
+ * once without allocating, since every proxied body passes through it: quotes and backslashes are
+ * ASCII, and no byte of a multi-byte UTF-8 character can be mistaken for them.
+ */
+function nestsDeeperThan(json: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < json.length; index += 1) {
+    const byte = json[index]!;
+    if (inString) {
+      if (byte === backslash) index += 1;
+      else if (byte === quote) inString = false;
+    } else if (byte === quote) {
+      inString = true;
+    } else if (byte === openBrace || byte === openBracket) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (byte === closeBrace || byte === closeBracket) {
+      depth -= 1;
     }
   }
   return false;
 }
+
+const quote = 0x22;
+const backslash = 0x5c;
+const openBrace = 0x7b;
+const closeBrace = 0x7d;
+const openBracket = 0x5b;
+const closeBracket = 0x5d;
 
 /** Tags from `X-Keyroute-Tags` or `X-Edgee-Tags` (comma-separated), else the body's `tags` array. */
 function readTags(request: IncomingMessage, body: Json | undefined): string[] {
@@ -142,7 +162,7 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw ProxyError.gateway('invalid_request_error', 'The request body must be a JSON object.');
     }
-    if (nestsDeeperThan(parsed, maxJsonDepth)) {
+    if (nestsDeeperThan(bytes, maxJsonDepth)) {
       throw ProxyError.gateway(
         'invalid_request_error',
         `The request body nests JSON deeper than ${maxJsonDepth} levels. Flatten its deepest value, such as a tool's parameters schema.`,
@@ -286,8 +306,4 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
       dependencies.metrics?.observe(entry);
     }
   };
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
 }

@@ -3,6 +3,7 @@
  * request carries, the translation hooks, and the Anthropic Messages body (passed through, or
  * translated from OpenAI's format).
  */
+import { headerText } from '../http/headers.js';
 import { anthropicHandling } from './response-handling.js';
 import type { ResponseHandling } from './forward.js';
 import { renderAnthropicRequest } from './translation/anthropic-messages/request.js';
@@ -38,7 +39,7 @@ export function translationHooksOf(input: UpstreamRequestInput, secrets: string[
   };
 }
 
-/** The model id the client asked for, which translated responses repeat. */
+/** Returns the model id of the client's request, which translated responses repeat. */
 export function clientModelOf(input: UpstreamRequestInput): string {
   return typeof input.body.model === 'string' ? input.body.model : input.model;
 }
@@ -50,7 +51,7 @@ export function clientAnthropicHeadersOf(input: UpstreamRequestInput) {
   };
 }
 
-/** An Anthropic Messages body for the upstream, translated from OpenAI's format when the client speaks it. */
+/** Returns the Anthropic Messages body for the upstream, translated when the client sends OpenAI's format. */
 export function anthropicBodyFor(input: UpstreamRequestInput, secrets: string[]): { body: Json; handling: ResponseHandling } {
   if (input.dialect === 'anthropic') return { body: input.body, handling: anthropicHandling(secrets) };
   const request = parseOpenAiChatRequest(input.body, input.model);
@@ -64,9 +65,4 @@ export function anthropicBodyFor(input: UpstreamRequestInput, secrets: string[])
       toolIds: rendered.toolIds,
     }),
   };
-}
-
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
 }

@@ -1,8 +1,8 @@
 /**
- * Builds the upstream request for one proxied call: which upstream API serves the client's format
- * for the chosen provider, whether the body passes through with the provider's field table only
- * (same format) or goes through the internal representation (cross format), and the URL, headers
- * and response handling that go with it.
+ * Builds the upstream request for one proxied call. It chooses the upstream API that serves the
+ * client's format for the provider. A same-format body passes through with the provider's field
+ * table only, and a cross-format body goes through the internal representation. The URL, headers
+ * and response handling follow from that choice.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Credentials, VertexServiceAccount } from '../features/provider-keys/credentials.js';
@@ -12,11 +12,10 @@ import type { ProviderId } from '../providers/providers.js';
 import type { ClientDialect } from './errors.js';
 import { ProxyError } from './errors.js';
 import type { ForwardRequest, ResponseHandling } from './forward.js';
-import { anthropicHandling, openAiHandling, openAiUsageReader } from './response-handling.js';
+import { openAiHandling, openAiUsageReader } from './response-handling.js';
 import { parseAnthropicRequest } from './translation/anthropic-messages/request.js';
-import { renderAnthropicRequest } from './translation/anthropic-messages/request.js';
-import { parseOpenAiChatRequest, renderOpenAiChatRequest } from './translation/openai-chat/request.js';
-import { anthropicToOpenAiHandling, openAiToAnthropicHandling, type TranslationHooks } from './translation/translated-handling.js';
+import { renderOpenAiChatRequest } from './translation/openai-chat/request.js';
+import { openAiToAnthropicHandling } from './translation/translated-handling.js';
 import { prepareAnthropicRequest, type AnthropicEndpoint } from './upstream/anthropic-adapter.js';
 import { anthropicBodyFor, clientAnthropicHeadersOf, clientModelOf, commonFieldsOf, translationHooksOf } from './upstream-request-parts.js';
 import { buildBedrockRequest } from './bedrock-request.js';
@@ -36,7 +35,7 @@ type Json = Record<string, unknown>;
 /** The wire format of the upstream API that serves a call; Bedrock chooses between its own two later. */
 export type UpstreamApi = 'openai-chat' | 'anthropic-messages' | 'bedrock';
 
-/** What the client called: chat completions, messages, or count_tokens. */
+/** The client operation: chat completions, messages, or count_tokens. */
 export type ProxyOperation = 'chat' | 'messages' | 'count_tokens';
 
 /**
@@ -225,13 +224,9 @@ const passThroughRewriter: OpenAiResponseRewriter = {
   rewriteChunk: () => true,
 };
 
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
 /**
  * Models known to take `reasoning_effort`: OpenAI's o-series and GPT-5 family, xAI's grok-3-mini
- * and grok-4.3 (its other models answer 400), Mistral's Magistral. DeepSeek and zAI switch thinking with their
+ * and grok-4.3 (its other models return 400), Mistral's Magistral. DeepSeek and zAI switch thinking with their
  * own field, which every model of theirs accepts.
  * NOTE: unverified for xAI and Mistral beyond the models named in their documentation.
  */

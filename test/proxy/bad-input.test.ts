@@ -239,6 +239,15 @@ describe('invalid bodies', () => {
     expect(exchange.status).toBe(200);
   });
 
+  it('brackets inside strings not counted', async () => {
+    const text = `"\\${'[{'.repeat(1_000)}`;
+    const body = JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: text }] });
+
+    const exchange = await post('/v1/chat/completions', body);
+
+    expect(exchange.status).toBe(200);
+  });
+
   it('JSON one level over the depth limit', async () => {
     const exchange = await post('/v1/chat/completions', chatBodyWithMetadataDepth('openai/gpt-4o', 513));
 

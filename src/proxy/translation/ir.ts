@@ -78,8 +78,8 @@ export interface ToolResultPart {
 }
 
 /**
- * Visible reasoning. `signature` is Anthropic's opaque proof that the text is unmodified; it must come
- * back unchanged in the next request or Claude rejects a tool turn that follows thinking.
+ * Visible reasoning. `signature` is Anthropic's opaque proof that the text is unmodified. It must
+ * come back unchanged in the next request, or Claude rejects a tool turn that follows thinking.
  */
 export interface ThinkingPart {
   type: 'thinking';
@@ -132,7 +132,7 @@ export type ToolChoice =
   | { type: 'required' }
   | { type: 'tool'; name: string };
 
-/** How much the model may reason before it answers. */
+/** The reasoning effort a model may spend before its reply. */
 export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high';
 
 export interface ReasoningRequest {
@@ -170,7 +170,7 @@ export interface ChatRequest {
 
 /**
  * Why the model stopped, in Anthropic's vocabulary with two additions, since it is the richer one.
- * `unknown` carries a value neither table knows: it is logged and passed through as received.
+ * `unknown` carries a value missing from both tables, which is logged and passed through as received.
  */
 export type StopReason =
   | { type: 'end_turn' }

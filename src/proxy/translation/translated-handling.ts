@@ -1,7 +1,7 @@
 /**
- * Response handling for cross-format calls: the upstream's complete body or stream goes through the
- * internal representation into the client's format, and usage is captured from the representation,
- * so the response, the stream and the request log report the same canonical counts.
+ * Response handling for cross-format calls. The upstream's complete body or stream goes through the
+ * internal representation into the client's format. Usage is captured from the representation, so
+ * the response, the stream and the request log report the same canonical counts.
  */
 import type { ResponseHandling } from '../forward.js';
 import type { ProxyCall } from '../proxy-call.js';
@@ -33,7 +33,7 @@ export interface StreamRenderer {
 export interface TranslationHooks {
   /** Credential values to remove from anything the upstream echoes. */
   secrets: readonly string[];
-  /** Called once per response with a stop reason that neither table knows; it is passed through. */
+  /** Called once per response with a stop reason missing from both tables, which is passed through. */
   onUnknownStopReason: (value: string) => void;
 }
 
@@ -98,7 +98,7 @@ export function translatedHandling(options: {
 /** OpenAI-format `{"error":…}` chunks, and Mistral's `{"object":"error",…}`. */
 const openAiErrorEvent = /^\s*\{\s*"error"\s*:|"object"\s*:\s*"error"/;
 
-/** An Anthropic upstream answering an OpenAI-format client. */
+/** Builds the handling of an Anthropic upstream response for an OpenAI-format client. */
 export function anthropicToOpenAiHandling(options: {
   hooks: TranslationHooks;
   /** The model id the client asked for, repeated in the response. */
@@ -121,7 +121,7 @@ export function anthropicToOpenAiHandling(options: {
   });
 }
 
-/** An OpenAI-format upstream answering an Anthropic-format client. */
+/** Builds the handling of an OpenAI-format upstream response for an Anthropic-format client. */
 export function openAiToAnthropicHandling(options: {
   hooks: TranslationHooks;
   /** The model id the client asked for, repeated in the response. */

@@ -1,4 +1,4 @@
-import { anthropicCompatibleBaseUrl, type AnthropicEndpoint } from './endpoints.js';
+import { anthropicCompatibleBaseUrl, parsedUrl, type AnthropicEndpoint } from './endpoints.js';
 
 export type { AnthropicEndpoint };
 import { gatewayOnlyFields } from './openai-compatible-adapter.js';
@@ -7,18 +7,6 @@ type Json = Record<string, unknown>;
 
 /** Sent when the client names no version; the API requires one on every request. */
 export const defaultAnthropicVersion = '2023-06-01';
-
-/** URLs parsed once, since every request needs one; shared, so callers must not change them. */
-const parsedUrls = new Map<string, URL>();
-
-function parsedUrl(text: string): URL {
-  let url = parsedUrls.get(text);
-  if (url === undefined) {
-    url = new URL(text);
-    parsedUrls.set(text, url);
-  }
-  return url;
-}
 
 export interface PreparedAnthropicRequest {
   url: URL;

@@ -50,20 +50,25 @@ export function isOpenAiCompatible(provider: ProviderId): provider is OpenAiComp
 }
 
 /**
- * Parsed once: a URL costs microseconds to parse, and every proxied request needs one. The objects
- * are shared, so callers must not change them.
+ * Returns the URL for `text`, parsed once: parsing costs microseconds and every proxied request
+ * needs one. The objects are shared, so callers must not change them.
  */
-const parsedChatCompletionsUrls = new Map<string, URL>();
-
-export function chatCompletionsUrl(provider: OpenAiCompatibleProvider, settings: Record<string, unknown>): URL {
-  const text =
-    provider === 'ZAI'
-      ? `${zaiBaseUrls[(settings.endpoint as ZaiEndpoint | undefined) ?? 'INTERNATIONAL']}/chat/completions`
-      : chatCompletionsUrls[provider];
-  let url = parsedChatCompletionsUrls.get(text);
+export function parsedUrl(text: string): URL {
+  let url = parsedUrls.get(text);
   if (url === undefined) {
     url = new URL(text);
-    parsedChatCompletionsUrls.set(text, url);
+    parsedUrls.set(text, url);
   }
   return url;
+}
+
+/** Every text here comes from the fixed tables of this file, so the map stays small. */
+const parsedUrls = new Map<string, URL>();
+
+export function chatCompletionsUrl(provider: OpenAiCompatibleProvider, settings: Record<string, unknown>): URL {
+  if (provider === 'ZAI') {
+    const endpoint = (settings.endpoint as ZaiEndpoint | undefined) ?? 'INTERNATIONAL';
+    return parsedUrl(`${zaiBaseUrls[endpoint]}/chat/completions`);
+  }
+  return parsedUrl(chatCompletionsUrls[provider]);
 }
