@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { CounterFamily, type CounterCell } from './metric-families.js';
 
 /** The proxy's in-memory caches: gateway keys by secret, credential assignments per gateway key, decrypted credentials. */
 export type ProxyCacheName = 'gateway_key' | 'assignment' | 'credential';
@@ -19,10 +20,10 @@ const cacheNames: readonly ProxyCacheName[] = ['gateway_key', 'assignment', 'cre
 /** Counts lookups in the proxy's caches by cache and result. */
 export class CacheMetrics implements ProxyCacheObserver {
   /** Pre-bound children by cache and result; plain property reads are the cheapest lookup per request. */
-  readonly #children = {} as Record<ProxyCacheName, Record<CacheLookupResult, { inc(): void }>>;
+  readonly #children = {} as Record<ProxyCacheName, Record<CacheLookupResult, CounterCell>>;
 
   constructor(registry: Registry) {
-    const lookups = new Counter({
+    const lookups = new CounterFamily({
       name: 'keyroute_proxy_cache_lookups_total',
       help:
         'Lookups in the proxy caches by cache (gateway_key, assignment, credential) and result: hit, miss (loaded from ' +
@@ -32,9 +33,9 @@ export class CacheMetrics implements ProxyCacheObserver {
     });
     for (const cache of cacheNames) {
       this.#children[cache] = {
-        hit: lookups.labels(cache, 'hit'),
-        miss: lookups.labels(cache, 'miss'),
-        stale: lookups.labels(cache, 'stale'),
+        hit: lookups.cell({ cache, result: 'hit' }),
+        miss: lookups.cell({ cache, result: 'miss' }),
+        stale: lookups.cell({ cache, result: 'stale' }),
       };
     }
   }

@@ -1,5 +1,6 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { requestDurationBuckets } from './buckets.js';
+import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-families.js';
 
 /**
  * The `route` label of each path that has one. Every other path, such as a mistyped one under
@@ -28,20 +29,19 @@ export function routeLabel(path: string): string {
 
 /** Counts HTTP requests by route and status, and times them by route. */
 export class HttpMetrics {
-  readonly #requests: Counter<'route' | 'status'>;
-  readonly #duration: Histogram<'route'>;
-  /** Pre-bound children keyed by `route status`, so that an observation builds no label object. */
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #durationChildren = new Map<string, { observe(value: number): void }>();
+  readonly #requests: CounterFamily<'route' | 'status'>;
+  readonly #duration: HistogramFamily<'route'>;
+  /** Cells by route, then by status, bound on first use so that an observation builds no key. */
+  readonly #routes = new Map<string, { duration: HistogramCell; requests: Map<number, CounterCell> }>();
 
   constructor(registry: Registry) {
-    this.#requests = new Counter({
+    this.#requests = new CounterFamily({
       name: 'keyroute_http_requests_total',
       help: 'HTTP requests served, by route and status code (499 when the client closed the connection first).',
       labelNames: ['route', 'status'],
       registers: [registry],
     });
-    this.#duration = new Histogram({
+    this.#duration = new HistogramFamily({
       name: 'keyroute_http_request_duration_seconds',
       help: 'Time from the arrival of an HTTP request to the end of its response, by route.',
       labelNames: ['route'],
@@ -53,19 +53,17 @@ export class HttpMetrics {
   /** Records one finished request. `path` has no query string; `status` is 100 to 599, or 499. */
   observe(path: string, status: number, durationSeconds: number): void {
     const route = routeLabel(path);
-    const key = `${route} ${status}`;
-    let counter = this.#requestChildren.get(key);
-    if (counter === undefined) {
-      counter = this.#requests.labels(route, String(status));
-      this.#requestChildren.set(key, counter);
+    let cells = this.#routes.get(route);
+    if (cells === undefined) {
+      cells = { duration: this.#duration.cell({ route }), requests: new Map() };
+      this.#routes.set(route, cells);
     }
-    counter.inc();
-
-    let duration = this.#durationChildren.get(route);
-    if (duration === undefined) {
-      duration = this.#duration.labels(route);
-      this.#durationChildren.set(route, duration);
+    let requests = cells.requests.get(status);
+    if (requests === undefined) {
+      requests = this.#requests.cell({ route, status: String(status) });
+      cells.requests.set(status, requests);
     }
-    duration.observe(durationSeconds);
+    requests.inc();
+    cells.duration.observe(durationSeconds);
   }
 }

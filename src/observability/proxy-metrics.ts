@@ -1,10 +1,8 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { providers, type ProviderId } from '../providers/providers.js';
 import type { RequestLogEntry } from '../proxy/request-log/request-log-entry.js';
 import { overheadBuckets, requestDurationBuckets } from './buckets.js';
-
-type Observer = { observe(value: number): void };
-type Incrementer = { inc(value?: number): void };
+import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-families.js';
 
 /** `provider` label of requests that ended before a provider was chosen, such as an unknown model. */
 const noProvider = 'none';
@@ -22,17 +20,17 @@ export function statusClass(status: number): string {
 /** The label children of one provider, bound once so that an observation does no label lookup. */
 interface ProviderChildren {
   label: string;
-  duration: Observer;
-  upstream: Observer;
-  firstByte: Observer;
-  overhead: Observer;
-  inputUncached: Incrementer;
-  cacheRead: Incrementer;
-  cacheWrite: Incrementer;
-  output: Incrementer;
-  reasoning: Incrementer;
+  duration: HistogramCell;
+  upstream: HistogramCell;
+  firstByte: HistogramCell;
+  overhead: HistogramCell;
+  inputUncached: CounterCell;
+  cacheRead: CounterCell;
+  cacheWrite: CounterCell;
+  output: CounterCell;
+  reasoning: CounterCell;
   /** Request counters keyed by `statusClass credentialSource`, bound on first use. */
-  requests: Map<string, Incrementer>;
+  requests: Map<string, CounterCell>;
 }
 
 /**
@@ -41,45 +39,45 @@ interface ProviderChildren {
  * request resolved to (never the model text a client sent), a status class and a credential source.
  */
 export class ProxyMetrics {
-  readonly #requests: Counter<'provider' | 'status_class' | 'credential_source'>;
+  readonly #requests: CounterFamily<'provider' | 'status_class' | 'credential_source'>;
   readonly #children = new Map<ProviderId | typeof noProvider, ProviderChildren>();
 
   constructor(registry: Registry) {
-    this.#requests = new Counter({
+    this.#requests = new CounterFamily({
       name: 'keyroute_proxy_requests_total',
       help: 'Proxied requests of authenticated gateway keys, by provider, status class (2xx, 4xx, 5xx, or 499 for a client that left) and credential source.',
       labelNames: ['provider', 'status_class', 'credential_source'],
       registers: [registry],
     });
-    const duration = new Histogram({
+    const duration = new HistogramFamily({
       name: 'keyroute_proxy_request_duration_seconds',
       help: 'Time from the arrival of a proxied request to the end of its response, by provider.',
       labelNames: ['provider'],
       buckets: requestDurationBuckets,
       registers: [registry],
     });
-    const upstream = new Histogram({
+    const upstream = new HistogramFamily({
       name: 'keyroute_proxy_upstream_duration_seconds',
       help: 'Time the provider took, from sending the upstream request to the end of its response, by provider.',
       labelNames: ['provider'],
       buckets: requestDurationBuckets,
       registers: [registry],
     });
-    const firstByte = new Histogram({
+    const firstByte = new HistogramFamily({
       name: 'keyroute_proxy_time_to_first_byte_seconds',
       help: 'Time from the arrival of a proxied request to the first response byte sent to the client, by provider.',
       labelNames: ['provider'],
       buckets: requestDurationBuckets,
       registers: [registry],
     });
-    const overhead = new Histogram({
+    const overhead = new HistogramFamily({
       name: 'keyroute_proxy_overhead_seconds',
       help: 'Gateway overhead of a proxied request: its total duration minus the upstream duration, by provider. Requests that never reached a provider are not observed.',
       labelNames: ['provider'],
       buckets: overheadBuckets,
       registers: [registry],
     });
-    const tokens = new Counter({
+    const tokens = new CounterFamily({
       name: 'keyroute_proxy_tokens_total',
       help:
         'Tokens of proxied requests by provider and direction: input_uncached, cache_read and cache_write (input), output, ' +
@@ -92,15 +90,15 @@ export class ProxyMetrics {
       const id = providers.find((provider) => provider.prefix === label)?.id ?? noProvider;
       this.#children.set(id, {
         label,
-        duration: duration.labels(label),
-        upstream: upstream.labels(label),
-        firstByte: firstByte.labels(label),
-        overhead: overhead.labels(label),
-        inputUncached: tokens.labels(label, 'input_uncached'),
-        cacheRead: tokens.labels(label, 'cache_read'),
-        cacheWrite: tokens.labels(label, 'cache_write'),
-        output: tokens.labels(label, 'output'),
-        reasoning: tokens.labels(label, 'reasoning'),
+        duration: duration.cell({ provider: label }),
+        upstream: upstream.cell({ provider: label }),
+        firstByte: firstByte.cell({ provider: label }),
+        overhead: overhead.cell({ provider: label }),
+        inputUncached: tokens.cell({ provider: label, direction: 'input_uncached' }),
+        cacheRead: tokens.cell({ provider: label, direction: 'cache_read' }),
+        cacheWrite: tokens.cell({ provider: label, direction: 'cache_write' }),
+        output: tokens.cell({ provider: label, direction: 'output' }),
+        reasoning: tokens.cell({ provider: label, direction: 'reasoning' }),
         requests: new Map(),
       });
     }
@@ -114,7 +112,7 @@ export class ProxyMetrics {
     const key = `${statusLabel} ${sourceLabel}`;
     let requests = children.requests.get(key);
     if (requests === undefined) {
-      requests = this.#requests.labels(children.label, statusLabel, sourceLabel);
+      requests = this.#requests.cell({ provider: children.label, status_class: statusLabel, credential_source: sourceLabel });
       children.requests.set(key, requests);
     }
     requests.inc();
@@ -126,7 +124,7 @@ export class ProxyMetrics {
       children.overhead.observe(Math.max(0, entry.latencyMs - entry.upstreamLatencyMs) / 1000);
     }
 
-    // `> 0` also skips null and NaN, which prom-client would reject with an exception.
+    // `> 0` also skips null and NaN, which must not reach a counter.
     if (entry.inputUncachedTokens! > 0) children.inputUncached.inc(entry.inputUncachedTokens!);
     if (entry.cacheReadTokens! > 0) children.cacheRead.inc(entry.cacheReadTokens!);
     if (entry.cacheWriteTokens! > 0) children.cacheWrite.inc(entry.cacheWriteTokens!);
