@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { sql } from 'kysely';
@@ -11,11 +11,20 @@ import { createLogger } from '../src/logger.js';
 import type { RequestLogEntry } from '../src/proxy/request-log/request-log-entry.js';
 import { RequestLogWriter } from '../src/proxy/request-log/request-log-writer.js';
 
-// Rows per second that RequestLogWriter writes to PostgreSQL, and the cost of one enqueue() call,
-// for 100,000 entries per batch size. The entries are built before timing starts, so the enqueue
-// figure is the writer's own cost. Two patterns per batch size:
+// Rows per second that RequestLogWriter writes to PostgreSQL, the cost of one enqueue() call, and
+// the writer's CPU time per row, for 100,000 entries per batch size. The entries are built before
+// timing starts, so the enqueue figure is the writer's own cost. The CPU figure is the process CPU
+// time (user and system, all threads) from the first enqueue() until the last row is written, minus
+// the time spent in enqueue(), per row written. It covers building the statements, the pg driver's
+// serialization, socket I/O and result parsing, and any usage rollup work in the process. It also
+// covers garbage collection, which includes marking the 100,000 live entries, but not the
+// PostgreSQL server. Two patterns per batch size:
 //   burst:       all entries enqueued in one synchronous loop, then written;
 //   interleaved: 1,000 entries per event loop turn, so that flushes run between the calls.
+// A third run per batch size repeats the burst pattern and measures the maximum event loop block
+// of each flush, which is the longest synchronous stretch of the writer and the pg driver. It
+// prints the median and the maximum over the flushes. It is a separate run, because its probe keeps
+// the event loop busy and would count as CPU time.
 // The bench creates its own database on the server of DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres), runs the migrations, and drops the database at the end.
 // Usage: npx tsx bench/request-log.bench.ts
@@ -111,11 +120,74 @@ function makeEntries(keys: Keys): RequestLogEntry[] {
   }));
 }
 
+/**
+ * Waits until every queued entry is written. flush() resolves when the writer's drain loop stops,
+ * which is when the queue is empty or an attempt failed. Waiting on it rather than polling
+ * `stats` on a timer keeps timer wake-ups out of the CPU figure.
+ */
 async function waitUntilWritten(writer: RequestLogWriter): Promise<void> {
-  while (writer.stats.queued > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (writer.stats.queued > 0) {
+    await writer.flush();
+    if (writer.stats.queued > 0) await sleep(50);
+  }
 }
 
-async function run(handle: DatabaseHandle, keys: Keys, batchSize: number, pattern: 'burst' | 'interleaved'): Promise<void> {
+/** The maximum event loop block of each flush, as wall-clock time and as process CPU time, over all flushes. */
+interface BlockFigures {
+  medianWallMs: number;
+  maxWallMs: number;
+  medianCpuMs: number;
+  maxCpuMs: number;
+}
+
+/**
+ * Starts measuring the gaps between consecutive turns of the event loop. A setImmediate callback
+ * runs once per turn, so a gap between two of them is the synchronous stretch of the turn in
+ * between. A flush ends when `flushCount()` has grown, and the maximum gap of each flush is kept.
+ * The wall-clock figure also counts time the process spent descheduled on a busy machine, and the
+ * CPU figure (process.cpuUsage, all threads) does not, but it counts garbage collection helper
+ * threads. The returned function stops the probe.
+ */
+function startBlockProbe(flushCount: () => number): () => BlockFigures {
+  const wallPerFlushMs: number[] = [];
+  const cpuPerFlushMs: number[] = [];
+  let flushMaxWallMs = 0;
+  let flushMaxCpuMs = 0;
+  let flushes = flushCount();
+  let stopped = false;
+  let lastWall = performance.now();
+  let lastCpu = process.cpuUsage();
+  const tick = () => {
+    const wall = performance.now();
+    const cpu = process.cpuUsage();
+    flushMaxWallMs = Math.max(flushMaxWallMs, wall - lastWall);
+    flushMaxCpuMs = Math.max(flushMaxCpuMs, (cpu.user + cpu.system - lastCpu.user - lastCpu.system) / 1_000);
+    lastWall = wall;
+    lastCpu = cpu;
+    if (flushCount() !== flushes) {
+      flushes = flushCount();
+      wallPerFlushMs.push(flushMaxWallMs);
+      cpuPerFlushMs.push(flushMaxCpuMs);
+      flushMaxWallMs = 0;
+      flushMaxCpuMs = 0;
+    }
+    if (!stopped) setImmediate(tick);
+  };
+  setImmediate(tick);
+
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return () => {
+    stopped = true;
+    return {
+      medianWallMs: median(wallPerFlushMs),
+      maxWallMs: Math.max(0, ...wallPerFlushMs),
+      medianCpuMs: median(cpuPerFlushMs),
+      maxCpuMs: Math.max(0, ...cpuPerFlushMs),
+    };
+  };
+}
+
+async function run(handle: DatabaseHandle, keys: Keys, batchSize: number, pattern: 'burst' | 'interleaved' | 'block'): Promise<void> {
   await sql`truncate request_logs`.execute(handle.db);
   const entries = makeEntries(keys);
   const writer = new RequestLogWriter({
@@ -126,6 +198,7 @@ async function run(handle: DatabaseHandle, keys: Keys, batchSize: number, patter
   await writer.start();
 
   let enqueueMs = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (let offset = 0; offset < entries.length; offset += CHUNK_SIZE) {
     const chunkStarted = performance.now();
@@ -133,15 +206,23 @@ async function run(handle: DatabaseHandle, keys: Keys, batchSize: number, patter
     enqueueMs += performance.now() - chunkStarted;
     if (pattern === 'interleaved') await nextTurn();
   }
+  const stopProbe = pattern === 'block' ? startBlockProbe(() => writer.stats.flushes) : undefined;
   await waitUntilWritten(writer);
+  const block = stopProbe?.();
   const totalMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   await writer.stop();
 
   const { written, dropped, flushes } = writer.stats;
+  const figures =
+    block === undefined
+      ? `${Math.round(written / (totalMs / 1_000)).toString().padStart(7)} rows/s  ` +
+        `enqueue ${((enqueueMs * 1_000) / entries.length).toFixed(3)} µs  ` +
+        `writer CPU ${((cpu.user + cpu.system - enqueueMs * 1_000) / written).toFixed(2)} µs/row`
+      : `longest block per flush, median/max: wall ${block.medianWallMs.toFixed(2)}/${block.maxWallMs.toFixed(2)} ms, ` +
+        `CPU ${block.medianCpuMs.toFixed(2)}/${block.maxCpuMs.toFixed(2)} ms`;
   console.log(
-    `batch ${String(batchSize).padStart(5)}  ${pattern.padEnd(11)}  ` +
-      `${Math.round(written / (totalMs / 1_000)).toString().padStart(7)} rows/s  ` +
-      `enqueue ${((enqueueMs * 1_000) / entries.length).toFixed(3)} µs  ` +
+    `batch ${String(batchSize).padStart(5)}  ${pattern.padEnd(11)}  ${figures}  ` +
       `(${written} written, ${dropped} dropped, ${flushes} flushes, ${Math.round(totalMs)} ms)`,
   );
 }
@@ -176,7 +257,7 @@ try {
 
   console.log(`Node ${process.version}, PostgreSQL ${version.rows[0]!.server_version}, ${ENTRY_COUNT} entries per run`);
   for (const batchSize of BATCH_SIZES) {
-    for (const pattern of ['burst', 'interleaved'] as const) await run(handle, keys, batchSize, pattern);
+    for (const pattern of ['burst', 'interleaved', 'block'] as const) await run(handle, keys, batchSize, pattern);
   }
   console.log(`heap per queued entry: about ${Math.round(estimateEntryBytes(keys))} bytes`);
 } finally {

@@ -138,6 +138,43 @@ describe('RequestLogWriter', () => {
     expect(row?.tags).toEqual([]);
   });
 
+  it('stores client-supplied text exactly', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const { writer } = createWriter();
+    const entry = makeEntry(keys, {
+      model: 'model "x", {y} \\ z',
+      region: 'NULL',
+      errorCode: 'bad,code\n',
+      rawUsage: { note: 'quote " and backslash \\', list: [null, 'NULL', '{}'] },
+      tags: ['NULL', 'a,b', '{x}', 'say "hi"', 'back\\slash', ' padded ', 'Grüße 😀', 'tab\there'],
+      clientRequestId: '',
+      upstreamRequestId: 'null',
+    });
+
+    writer.enqueue(entry);
+    await writer.flush();
+
+    const [row] = await rowsOf(keys);
+    expect(row?.model).toBe(entry.model);
+    expect(row?.region).toBe('NULL');
+    expect(row?.error_code).toBe(entry.errorCode);
+    expect(row?.raw_usage).toEqual(entry.rawUsage);
+    expect(row?.tags).toEqual(entry.tags);
+    expect(row?.client_request_id).toBe('');
+    expect(row?.upstream_request_id).toBe('null');
+  });
+
+  it('keeps occurred_at to the millisecond', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const { writer } = createWriter();
+    const times = ['2030-01-15T10:20:30.001Z', '2030-01-15T10:20:30.999Z', '2030-01-15T23:59:59.999Z'].map((time) => new Date(time));
+
+    for (const occurredAt of times) writer.enqueue(makeEntry(keys, { occurredAt }));
+    await writer.flush();
+
+    expect((await rowsOf(keys)).map((row) => row.occurred_at)).toEqual(times);
+  });
+
   it('rounds fractional durations', async () => {
     const keys = await seedOrganizationWithKeys(database.db);
     const { writer } = createWriter();

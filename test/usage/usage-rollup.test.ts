@@ -204,6 +204,30 @@ describe('tag rollup', () => {
       ['eu', 2, 15],
     ]);
   });
+
+  it('groups by the exact tag text', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const tags = ['NULL', 'null', 'a,b', '{a}', 'say "hi"', 'back\\slash', ' padded ', 'Grüße 😀'];
+
+    await write([makeEntry(keys, { occurredAt: hour, tags }), makeEntry(keys, { occurredAt: hour, tags: ['a', 'b'] })]);
+    const rows = await tagRows(keys);
+
+    expect(rows.map((row) => row.tag).sort()).toEqual([...tags, 'a', 'b'].sort());
+    for (const row of rows) expect(row.request_count).toBe(1);
+  });
+});
+
+describe('rollup dimensions', () => {
+  it('groups by the exact model text', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const models = ['model "x", {y}', 'model \\x', 'NULL', ''];
+
+    await write([...models, ...models].map((model) => makeEntry(keys, { occurredAt: hour, model })));
+    const rows = await hourlyRows(keys);
+
+    expect(rows.map((row) => row.model).sort()).toEqual([...models].sort());
+    for (const row of rows) expect(row.request_count).toBe(2);
+  });
 });
 
 describe('rollup consistency', () => {

@@ -1,20 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { RequestLogConfig } from '../../config/request-log.config.js';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type { RequestLogEntry } from './request-log-entry.js';
 import { ensureRequestLogPartitions } from './request-log-partitions.js';
-import {
-  insertRequestLogs,
-  toRequestLogRow,
-  touchGatewayKeys,
-  touchProviderKeys,
-  type RequestLogRow,
-} from './request-log.repository.js';
+import { toRequestLogRow, writeRequestLogBatch, type RequestLogRow } from './request-log.repository.js';
 import { RingBuffer } from './ring-buffer.js';
-import { aggregateUsage } from './usage-rollup.js';
-import { upsertHourlyUsage, upsertProviderKeyUsage, upsertTagUsage } from './usage-rollup.repository.js';
 
 /** Delay before the first retry of a failed write. It doubles with each failure up to the maximum. */
 const RETRY_INITIAL_DELAY_MS = 200;
@@ -62,13 +54,13 @@ interface RejectedRow {
  * Writes request log entries to `request_logs` in batches, off the request path.
  *
  * enqueue() only appends to a bounded in-memory queue. A flush starts when a batch fills up or when
- * the flush interval passes, and writes each batch as one multi-row INSERT. The same transaction
- * adds the batch to the three hourly usage rollups, so a batch that is not written is not counted
- * either, and moves `last_used_at` of the batch's gateway keys and provider keys forward. A batch
- * costs the same six statements whatever its size. While PostgreSQL is unreachable, the batch
- * stays queued and is retried with exponential backoff. New entries queue until the bound is
- * reached and are then dropped and counted. A row that PostgreSQL rejects as invalid is dropped
- * alone, and the rest of its batch is written.
+ * the flush interval passes, and writes each batch with one statement, whatever its size. The
+ * statement inserts the rows, adds them to the three hourly usage rollups and moves `last_used_at`
+ * of the batch's gateway keys and provider keys forward. A statement is atomic, so a batch that is
+ * not written is not counted either. While PostgreSQL is unreachable, the batch stays queued and
+ * is retried with exponential backoff. New entries queue until the bound is reached and are then
+ * dropped and counted. A row that PostgreSQL rejects as invalid is dropped alone, and the rest of
+ * its batch is written.
  *
  * Errors are logged once when a failure streak starts and once when it ends, with ids only, never
  * row contents.
@@ -283,7 +275,12 @@ export class RequestLogWriter {
 
   /** Writes the current batch, taking a new one from the queue first if there is none. Returns false on failure. */
   async #writeNextBatch(): Promise<boolean> {
-    if (this.#batch.length === 0) this.#takeBatch();
+    if (this.#batch.length === 0) {
+      this.#takeBatch();
+      // Converting the entries and building the statement are the two longest synchronous steps of
+      // a flush, so a turn of the event loop between them lets pending requests run.
+      await nextTurn();
+    }
     if (this.#batch.length === 0) {
       this.#reportRejections();
       return true;
@@ -327,7 +324,7 @@ export class RequestLogWriter {
   }
 
   /**
-   * Writes `rows`, a prefix of the current batch, in one transaction and removes them from the batch.
+   * Writes `rows`, a prefix of the current batch, in one statement and removes them from the batch.
    * When PostgreSQL rejects the data (SQLSTATE class 22 or 23), the rows are split in halves and
    * written separately, down to single rows, which are dropped. Any other error is thrown and leaves
    * the unwritten rows at the front of the batch.
@@ -338,17 +335,7 @@ export class RequestLogWriter {
   async #writeRows(rows: RequestLogRow[]): Promise<void> {
     if (this.#state === 'stopped') return;
     try {
-      await this.#db.transaction().execute(async (trx) => {
-        const insertedIds = await insertRequestLogs(trx, rows);
-        // Only the rows inserted now are counted: a row skipped as already stored was counted by
-        // the transaction that stored it.
-        const usage = aggregateUsage(insertedIds.size === rows.length ? rows : rows.filter((row) => insertedIds.has(row.id)));
-        await upsertHourlyUsage(trx, usage.hourly);
-        await upsertProviderKeyUsage(trx, usage.byProviderKey);
-        await upsertTagUsage(trx, usage.tagged);
-        await touchGatewayKeys(trx, latestUseByKey(rows, 'gateway_key_id'));
-        await touchProviderKeys(trx, latestUseByKey(rows, 'provider_key_id'));
-      });
+      await writeRequestLogBatch(this.#db, rows);
     } catch (error) {
       if (!isDataError(error)) throw error;
       if (rows.length > 1) {
@@ -454,18 +441,6 @@ export class RequestLogWriter {
       }
     }
   }
-}
-
-/** Finds the latest occurred_at per key id in `rows`, skipping null ids. */
-function latestUseByKey(rows: readonly RequestLogRow[], column: 'gateway_key_id' | 'provider_key_id'): Map<string, Date> {
-  const latest = new Map<string, Date>();
-  for (const row of rows) {
-    const id = row[column];
-    if (id === null || id === undefined) continue;
-    const current = latest.get(id);
-    if (current === undefined || current < row.occurred_at) latest.set(id, row.occurred_at);
-  }
-  return latest;
 }
 
 /** True for SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation). */

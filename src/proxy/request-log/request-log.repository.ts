@@ -1,6 +1,16 @@
-import { sql, type Insertable, type Kysely } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
 import type { Database, RequestLogsTable } from '../../db/schema.js';
+import {
+  formatBooleanArray,
+  formatNestedTextArray,
+  formatNumberArray,
+  formatTextArray,
+  formatTimestampArray,
+  timestampFromEpochMilliseconds,
+} from './array-literal.js';
 import type { RequestLogEntry } from './request-log-entry.js';
+import { rollups } from './usage-rollup.js';
+import { rollupUpsertSql } from './usage-rollup.repository.js';
 
 export type RequestLogRow = Insertable<RequestLogsTable> & { occurred_at: Date };
 
@@ -46,98 +56,154 @@ function roundOrNull(value: number | null): number | null {
   return value === null ? null : Math.round(value);
 }
 
-/** Columns of an INSERT and the PostgreSQL type of each, in the order of the unnest parameters. */
-const insertColumns = [
-  ['id', 'uuid'],
-  ['occurred_at', 'timestamptz'],
-  ['organization_id', 'uuid'],
-  ['gateway_key_id', 'uuid'],
-  ['provider_key_id', 'uuid'],
-  ['credential_source', 'text'],
-  ['provider', 'text'],
-  ['model', 'text'],
-  ['region', 'text'],
-  ['stream', 'boolean'],
-  ['status', 'integer'],
-  ['error_code', 'text'],
-  ['latency_ms', 'integer'],
-  ['ttfb_ms', 'integer'],
-  ['upstream_latency_ms', 'integer'],
-  ['input_uncached_tokens', 'bigint'],
-  ['cache_read_tokens', 'bigint'],
-  ['cache_write_tokens', 'bigint'],
-  ['output_tokens', 'bigint'],
-  ['reasoning_tokens', 'bigint'],
-  ['raw_usage', 'jsonb'],
-  ['cost_micro_usd', 'bigint'],
-  ['price_table_version', 'text'],
-  ['tags', 'text[]'],
-  ['request_id', 'text'],
-  ['client_request_id', 'text'],
-  ['upstream_request_id', 'text'],
-] as const satisfies readonly (readonly [keyof RequestLogRow, string])[];
+/** A column of request_logs as the batch statement sends it: one array parameter for `unnest`. */
+interface InsertColumn {
+  name: keyof RequestLogRow;
+  /** The type of the parameter, an array literal built by `values`. */
+  arrayType: string;
+  /** The SQL expression of the column's value, when it is not `u.<name>` of the unnest result. */
+  select?: string;
+  values: (rows: readonly RequestLogRow[]) => string;
+}
 
-/** Arrays cannot nest in `unnest`, so each row's tags travel as a JSON text and become text[] again in SQL. */
-function columnValues(rows: readonly RequestLogRow[], column: keyof RequestLogRow): unknown[] {
-  if (column === 'tags') return rows.map((row) => JSON.stringify(row.tags ?? []));
-  if (column === 'occurred_at') return rows.map((row) => row.occurred_at.toISOString());
-  return rows.map((row) => row[column] ?? null);
+function textColumn(name: keyof RequestLogRow, arrayType: 'uuid[]' | 'text[]' | 'jsonb[]'): InsertColumn {
+  return { name, arrayType, values: (rows) => formatTextArray(rows, (row) => row[name] as string | null | undefined) };
+}
+
+function numberColumn(name: keyof RequestLogRow, arrayType: 'integer[]' | 'bigint[]'): InsertColumn {
+  return { name, arrayType, values: (rows) => formatNumberArray(rows, (row) => row[name] as number | string | null | undefined) };
+}
+
+/** The columns of request_logs, in the order of the unnest parameters. */
+const insertColumns: readonly InsertColumn[] = [
+  textColumn('id', 'uuid[]'),
+  {
+    name: 'occurred_at',
+    arrayType: 'bigint[]',
+    select: timestampFromEpochMilliseconds('u.occurred_at'),
+    values: (rows) => formatTimestampArray(rows, (row) => row.occurred_at),
+  },
+  textColumn('organization_id', 'uuid[]'),
+  textColumn('gateway_key_id', 'uuid[]'),
+  textColumn('provider_key_id', 'uuid[]'),
+  textColumn('credential_source', 'text[]'),
+  textColumn('provider', 'text[]'),
+  textColumn('model', 'text[]'),
+  textColumn('region', 'text[]'),
+  { name: 'stream', arrayType: 'boolean[]', values: (rows) => formatBooleanArray(rows, (row) => row.stream) },
+  numberColumn('status', 'integer[]'),
+  textColumn('error_code', 'text[]'),
+  numberColumn('latency_ms', 'integer[]'),
+  numberColumn('ttfb_ms', 'integer[]'),
+  numberColumn('upstream_latency_ms', 'integer[]'),
+  numberColumn('input_uncached_tokens', 'bigint[]'),
+  numberColumn('cache_read_tokens', 'bigint[]'),
+  numberColumn('cache_write_tokens', 'bigint[]'),
+  numberColumn('output_tokens', 'bigint[]'),
+  numberColumn('reasoning_tokens', 'bigint[]'),
+  textColumn('raw_usage', 'jsonb[]'),
+  numberColumn('cost_micro_usd', 'bigint[]'),
+  textColumn('price_table_version', 'text[]'),
+  // Arrays cannot nest in `unnest`, so each row's tags travel as the text of a text[] literal.
+  {
+    name: 'tags',
+    arrayType: 'text[]',
+    select: 'u.tags::text[]',
+    values: (rows) => formatNestedTextArray(rows, (row) => row.tags ?? []),
+  },
+  textColumn('request_id', 'text[]'),
+  textColumn('client_request_id', 'text[]'),
+  textColumn('upstream_request_id', 'text[]'),
+];
+
+/**
+ * The rows of a batch as the relation `input`. Its text does not depend on the batch, so it is
+ * built once.
+ */
+const inputSql = `input as (
+  select ${insertColumns.map((column) => `${column.select ?? `u.${column.name}`} as ${column.name}`).join(', ')}
+  from unnest(${insertColumns.map((column, index) => `$${index + 1}::${column.arrayType}`).join(', ')})
+    as u(${insertColumns.map((column) => column.name).join(', ')})
+)`;
+
+/** Returns the parameters of `inputSql`: one array literal per column, each built in one pass over the rows. */
+function inputParameters(rows: readonly RequestLogRow[]): string[] {
+  return insertColumns.map((column) => column.values(rows));
 }
 
 /**
- * Inserts rows in one statement whose size does not depend on the batch: one array parameter per
- * column, expanded by `unnest`. A multi-row VALUES list with 27 parameters per row cost about 9 µs
- * per row to build, which blocked the event loop for milliseconds per batch and showed in the
- * proxy's latency percentiles. A row whose id and occurred_at already exist is skipped, so that
- * writing a batch again after a lost commit acknowledgement adds no duplicates. Returns the ids of
- * the rows inserted, which excludes the skipped ones.
+ * Inserts the rows of `input`. A row whose id and occurred_at already exist is skipped, so that
+ * writing a batch again after a lost commit acknowledgement adds no duplicates.
+ */
+const insertSql = `insert into request_logs (${insertColumns.map((column) => column.name).join(', ')})
+select ${insertColumns.map((column) => column.name).join(', ')} from input
+on conflict do nothing`;
+
+const insertStatement = `with ${inputSql}
+${insertSql}
+returning id`;
+
+/**
+ * Inserts rows without adding them to the usage rollups or touching their keys, and returns the
+ * ids of the rows inserted, which excludes those skipped as already stored.
  */
 export async function insertRequestLogs(db: Kysely<Database>, rows: readonly RequestLogRow[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const names = sql.join(insertColumns.map(([column]) => sql.ref(column)));
-  const values = sql.join(
-    insertColumns.map(([column, type]) => {
-      if (column === 'tags') return sql`array(select jsonb_array_elements_text(u.tags::jsonb))`;
-      if (type === 'jsonb') return sql`u.${sql.ref(column)}::jsonb`;
-      return sql`u.${sql.ref(column)}`;
-    }),
-  );
-  const arrays = sql.join(
-    insertColumns.map(([column, type]) => {
-      const arrayType = column === 'tags' || type === 'jsonb' ? 'text[]' : `${type}[]`;
-      return sql`${columnValues(rows, column)}::${sql.raw(arrayType)}`;
-    }),
-  );
-  const aliases = sql.join(insertColumns.map(([column]) => sql.ref(column)));
-  const inserted = await sql<{ id: string }>`insert into ${sql.table('request_logs')} (${names}) select ${values} from unnest(${arrays}) as u(${aliases}) on conflict do nothing returning id`.execute(db);
+  const inserted = await db.executeQuery<{ id: string }>(CompiledQuery.raw(insertStatement, inputParameters(rows)));
   return new Set(inserted.rows.map((row) => row.id));
 }
 
-/** Sets `last_used_at` of each gateway key to its time in `lastUsed`, unless it is already later. */
-export async function touchGatewayKeys(db: Kysely<Database>, lastUsed: ReadonlyMap<string, Date>): Promise<void> {
-  await touchKeys(db, 'gateway_keys', lastUsed);
+/**
+ * Moves `last_used_at` of each key in `column` of the rows of `input` to the key's latest
+ * occurred_at, unless it is already later. The keys are sorted by id, so that concurrent writers
+ * tend to lock key rows in one order, although the join can change that order. A deadlock fails
+ * the statement like any other error.
+ */
+function touchKeysSql(table: 'gateway_keys' | 'provider_keys', column: 'gateway_key_id' | 'provider_key_id'): string {
+  return `update ${table} as target
+set last_used_at = used.used_at
+from (
+  select ${column} as id, max(occurred_at) as used_at from input
+  where ${column} is not null
+  group by ${column}
+  order by ${column}
+) as used
+where target.id = used.id and (target.last_used_at is null or target.last_used_at < used.used_at)`;
 }
 
-/** Sets `last_used_at` of each provider key to its time in `lastUsed`, unless it is already later. */
-export async function touchProviderKeys(db: Kysely<Database>, lastUsed: ReadonlyMap<string, Date>): Promise<void> {
-  await touchKeys(db, 'provider_keys', lastUsed);
-}
+/**
+ * The write of a batch: the INSERT, the upsert of each usage rollup, and the `last_used_at` updates
+ * of the gateway and provider keys of every row. The rollups read the rows that the INSERT
+ * returns, which leave out the rows skipped as already stored, so a batch written again is not
+ * counted again.
+ */
+const batchStatement = `with ${inputSql},
+inserted as (
+${insertSql}
+returning *
+),
+${rollups.map((rollup) => `${rollup.table}_added as (\n${rollupUpsertSql(rollup, 'inserted')}\n)`).join(',\n')},
+gateway_keys_touched as (
+${touchKeysSql('gateway_keys', 'gateway_key_id')}
+),
+provider_keys_touched as (
+${touchKeysSql('provider_keys', 'provider_key_id')}
+)
+select count(*)::integer as inserted from inserted`;
 
-async function touchKeys(
-  db: Kysely<Database>,
-  table: 'gateway_keys' | 'provider_keys',
-  lastUsed: ReadonlyMap<string, Date>,
-): Promise<void> {
-  if (lastUsed.size === 0) return;
-
-  // Sorted ids make concurrent writers in several processes tend to lock the key rows in the same
-  // order. A deadlock can still happen, and then fails the statement like any other error.
-  const ids = [...lastUsed.keys()].sort();
-  const usedAt = ids.map((id) => lastUsed.get(id)!.toISOString());
-  await sql`
-    update ${sql.table(table)} as target
-    set last_used_at = used.used_at
-    from unnest(${ids}::uuid[], ${usedAt}::timestamptz[]) as used(id, used_at)
-    where target.id = used.id and (target.last_used_at is null or target.last_used_at < used.used_at)
-  `.execute(db);
+/**
+ * Writes a batch with its usage rollups and the `last_used_at` of its keys in one statement, and
+ * so in one transaction. Returns the number of rows inserted, which excludes those skipped as
+ * already stored.
+ *
+ * The gateway pays for building the parameters, one array literal per column, and for one round
+ * trip. The statement replaces a transaction of six statements whose parameters `pg` serialized
+ * from JS arrays and whose rollups were summed in JS. With that change, the writer's CPU time per
+ * row in bench/request-log.bench.ts (batches of 500, Node 20 and PostgreSQL 15 on one 2-core VM)
+ * fell from about 57 µs to 9 to 14 µs.
+ */
+export async function writeRequestLogBatch(db: Kysely<Database>, rows: readonly RequestLogRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await db.executeQuery<{ inserted: number }>(CompiledQuery.raw(batchStatement, inputParameters(rows)));
+  return result.rows[0]!.inserted;
 }

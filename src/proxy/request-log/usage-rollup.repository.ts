@@ -2,7 +2,15 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { latencyBucketColumns } from '../../features/usage/latency-histogram.js';
 import { usageMeasureColumns, type UsageSums } from '../../features/usage/usage-sums.js';
-import type { HourlyUsage, ProviderKeyDimensions, ProviderKeyUsage, TagUsage, UsageDimensions } from './usage-rollup.js';
+import {
+  measureColumns,
+  type HourlyUsage,
+  type ProviderKeyDimensions,
+  type ProviderKeyUsage,
+  type Rollup,
+  type TagUsage,
+  type UsageDimensions,
+} from './usage-rollup.js';
 
 /** A column of an upsert: its name, its PostgreSQL type, and its value in an aggregated row. */
 type Column<Row> = readonly [name: string, type: string, value: (row: Row) => unknown];
@@ -72,4 +80,24 @@ function upsertStatement<Row>(
     select * from unnest(${arrays}) as u(${names})
     on conflict on constraint ${sql.ref(constraint)} do update set ${additions}
   `;
+}
+
+/**
+ * Returns the upsert of `rollup` from the request_logs rows of `source`, a relation of the
+ * enclosing statement, as the text of a data-modifying WITH query. It inserts one row per group,
+ * which ON CONFLICT DO UPDATE requires: PostgreSQL rejects an upsert that would update one row
+ * twice. A conflicting row gets every measure added to it. The rows go in the order of the
+ * dimensions, so that concurrent writers tend to lock rollup rows in one order.
+ */
+export function rollupUpsertSql(rollup: Rollup, source: string): string {
+  const columns = [...rollup.dimensions, ...measureColumns];
+  const dimensionPositions = rollup.dimensions.map((_, index) => index + 1).join(', ');
+  const additions = measureColumns.map(({ name }) => `${name} = ${rollup.table}.${name} + excluded.${name}`);
+  return `insert into ${rollup.table} (${columns.map((column) => column.name).join(', ')})
+select ${columns.map((column) => column.expression).join(', ')}
+from ${source}${rollup.join === undefined ? '' : ` ${rollup.join}`}
+group by ${dimensionPositions}
+order by ${dimensionPositions}
+on conflict on constraint ${rollup.constraint} do update
+set ${additions.join(', ')}`;
 }

@@ -1,8 +1,5 @@
-import { latencyBucketIndex } from '../../features/usage/latency-histogram.js';
-import { emptyUsageSums, type UsageSums } from '../../features/usage/usage-sums.js';
-import type { RequestLogRow } from './request-log.repository.js';
-
-const HOUR_MS = 60 * 60 * 1000;
+import { latencyBucketBoundsMs, latencyBucketColumns } from '../../features/usage/latency-histogram.js';
+import { usageMeasureColumns, type UsageSums } from '../../features/usage/usage-sums.js';
 
 /** The dimensions of usage_provider_key_hourly, which every rollup has. */
 export interface ProviderKeyDimensions {
@@ -31,91 +28,94 @@ export interface TagUsage extends UsageDimensions, UsageSums {
   tag: string;
 }
 
-/** Each list is sorted by its dimensions, so that concurrent writers tend to lock rollup rows in one order. */
-export interface UsageRollups {
-  hourly: HourlyUsage[];
-  byProviderKey: ProviderKeyUsage[];
-  tagged: TagUsage[];
+/** A column of a rollup table and the SQL expression of its value, over request_logs rows. */
+export interface RollupColumn {
+  name: string;
+  expression: string;
 }
 
 /**
- * Sums request log rows into one entry per rollup row. Each dimension set appears once per list,
- * as the upsert requires: PostgreSQL rejects an INSERT ... ON CONFLICT DO UPDATE that would
- * update one row twice.
+ * A rollup table: the dimensions that it groups request_logs rows by, which are also the columns of
+ * its unique constraint, and the rows it reads. Every rollup has the measures of `measureColumns`.
  */
-export function aggregateUsage(rows: readonly RequestLogRow[]): UsageRollups {
-  const hourly = new Map<string, HourlyUsage>();
-  const byProviderKey = new Map<string, ProviderKeyUsage>();
-  const tagged = new Map<string, TagUsage>();
+export interface Rollup {
+  table: 'usage_hourly' | 'usage_provider_key_hourly' | 'usage_tag_hourly';
+  constraint: string;
+  dimensions: readonly RollupColumn[];
+  /** A join that adds columns to each row, such as one row per tag. */
+  join?: string;
+}
 
-  for (const row of rows) {
-    const dimensions = dimensionsOf(row);
-    const statusClass = Math.floor(row.status / 100);
-    const providerKeyKey = [
-      dimensions.organizationId,
-      dimensions.hour.getTime(),
-      dimensions.providerKeyId,
-      dimensions.provider,
-      dimensions.model,
-      dimensions.credentialSource,
+const providerKeyDimensions: RollupColumn[] = [
+  { name: 'organization_id', expression: 'organization_id' },
+  // The first instant of the UTC hour.
+  { name: 'hour', expression: "date_trunc('hour', occurred_at, 'UTC')" },
+  { name: 'provider_key_id', expression: 'provider_key_id' },
+  { name: 'provider', expression: 'provider' },
+  { name: 'model', expression: 'model' },
+  { name: 'credential_source', expression: 'credential_source' },
+];
+
+const gatewayKeyDimension: RollupColumn = { name: 'gateway_key_id', expression: 'gateway_key_id' };
+
+/** The three rollups, each in the column order of its unique constraint. */
+export const rollups: readonly Rollup[] = [
+  {
+    table: 'usage_hourly',
+    constraint: 'usage_hourly_key',
+    dimensions: [
+      ...providerKeyDimensions.slice(0, 2),
+      gatewayKeyDimension,
+      ...providerKeyDimensions.slice(2),
+      // The first digit of the HTTP status: 2 for 2xx, 4 for 4xx and for 499.
+      { name: 'status_class', expression: 'floor(status / 100.0)' },
+    ],
+  },
+  { table: 'usage_provider_key_hourly', constraint: 'usage_provider_key_hourly_key', dimensions: providerKeyDimensions },
+  {
+    table: 'usage_tag_hourly',
+    constraint: 'usage_tag_hourly_key',
+    // A request with three tags is counted in three rows.
+    dimensions: [
+      providerKeyDimensions[0]!,
+      { name: 'tag', expression: 'tag' },
+      providerKeyDimensions[1]!,
+      gatewayKeyDimension,
+      ...providerKeyDimensions.slice(2),
+    ],
+    join: 'cross join unnest(tags) as tag',
+  },
+];
+
+type MeasureColumn = (typeof usageMeasureColumns)[number][0];
+
+/** Null token counts and costs add nothing, and a group without any adds zero. */
+const measureExpressions: Record<MeasureColumn, string> = {
+  request_count: 'count(*)',
+  // Requests with a status of 400 or more, 499 (the client left) included.
+  error_count: 'count(*) filter (where status >= 400)',
+  input_uncached_tokens: 'coalesce(sum(input_uncached_tokens), 0)',
+  cache_read_tokens: 'coalesce(sum(cache_read_tokens), 0)',
+  cache_write_tokens: 'coalesce(sum(cache_write_tokens), 0)',
+  output_tokens: 'coalesce(sum(output_tokens), 0)',
+  reasoning_tokens: 'coalesce(sum(reasoning_tokens), 0)',
+  cost_micro_usd: 'coalesce(sum(cost_micro_usd), 0)',
+};
+
+/**
+ * The measures of every rollup as aggregates over the rows of one group. Latency bucket i counts
+ * the rows whose latency_ms is above bound i-1 and at most bound i, as latencyBucketIndex does: the
+ * first bucket has no lower bound and the last no upper bound.
+ */
+export const measureColumns: readonly RollupColumn[] = [
+  ...usageMeasureColumns.map(([name]) => ({ name, expression: measureExpressions[name] })),
+  ...latencyBucketColumns.map((name, index) => {
+    const lower = index === 0 ? undefined : latencyBucketBoundsMs[index - 1];
+    const upper = latencyBucketBoundsMs[index];
+    const conditions = [
+      ...(lower === undefined ? [] : [`latency_ms > ${lower}`]),
+      ...(upper === undefined ? [] : [`latency_ms <= ${upper}`]),
     ];
-    const { gatewayKeyId, ...providerKeyDimensions } = dimensions;
-
-    addRow(group(byProviderKey, providerKeyKey, () => providerKeyDimensions), row);
-    addRow(group(hourly, [...providerKeyKey, gatewayKeyId, statusClass], () => ({ ...dimensions, statusClass })), row);
-    for (const tag of row.tags ?? []) {
-      addRow(group(tagged, [...providerKeyKey, gatewayKeyId, tag], () => ({ ...dimensions, tag })), row);
-    }
-  }
-
-  return { hourly: sortedValues(hourly), byProviderKey: sortedValues(byProviderKey), tagged: sortedValues(tagged) };
-}
-
-/** Returns the sums of the group with this key, creating it with `dimensions` and zeros when it is new. */
-function group<Dimensions extends object>(
-  groups: Map<string, Dimensions & UsageSums>,
-  key: unknown[],
-  dimensions: () => Dimensions,
-): Dimensions & UsageSums {
-  const text = JSON.stringify(key);
-  let sums = groups.get(text);
-  if (!sums) {
-    sums = { ...dimensions(), ...emptyUsageSums() };
-    groups.set(text, sums);
-  }
-  return sums;
-}
-
-function dimensionsOf(row: RequestLogRow): UsageDimensions {
-  return {
-    organizationId: row.organization_id,
-    hour: new Date(Math.floor(row.occurred_at.getTime() / HOUR_MS) * HOUR_MS),
-    gatewayKeyId: row.gateway_key_id,
-    providerKeyId: row.provider_key_id ?? null,
-    provider: row.provider ?? null,
-    model: row.model ?? null,
-    credentialSource: row.credential_source ?? null,
-  };
-}
-
-function addRow(sums: UsageSums, row: RequestLogRow): void {
-  sums.requests += 1;
-  if (row.status >= 400) sums.errors += 1;
-  sums.inputUncachedTokens += toNumber(row.input_uncached_tokens);
-  sums.cacheReadTokens += toNumber(row.cache_read_tokens);
-  sums.cacheWriteTokens += toNumber(row.cache_write_tokens);
-  sums.outputTokens += toNumber(row.output_tokens);
-  sums.reasoningTokens += toNumber(row.reasoning_tokens);
-  sums.costMicroUsd += toNumber(row.cost_micro_usd);
-  sums.latencyBuckets[latencyBucketIndex(row.latency_ms)]! += 1;
-}
-
-/** Bigint columns accept strings too; toRequestLogRow always passes numbers or null. */
-function toNumber(value: number | string | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'number' ? value : Number(value);
-}
-
-function sortedValues<T>(groups: Map<string, T>): T[] {
-  return [...groups.keys()].sort().map((key) => groups.get(key)!);
-}
+    return { name, expression: `count(*) filter (where ${conditions.join(' and ')})` };
+  }),
+];
