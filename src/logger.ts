@@ -39,6 +39,25 @@ export const redactedPaths = secretFields.flatMap((field) => {
   return [key, join('*'), join('*.*'), join('*.*.*')];
 });
 
+/**
+ * pino's `isoTime` with the formatting of each second done once: `toISOString` on every line cost
+ * about as much as the rest of the access line (profiled under load). Equal to
+ * `,"time":"<new Date(now).toISOString()>"` for any time from 1970 to 9999.
+ */
+export function isoTimestamp(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    // "2026-12-05T01:42:43." of "2026-12-05T01:42:43.000Z".
+    cachedPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const milliseconds = now - second * 1000;
+  return `${cachedPrefix}${milliseconds < 10 ? '00' : milliseconds < 100 ? '0' : ''}${milliseconds}Z"`;
+}
+
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino(
     {
@@ -46,9 +65,33 @@ export function createLogger(options: { level: string; destination?: Destination
       base: { service: 'keyroute' },
       mixin: requestIdsMixin,
       redact: { paths: redactedPaths, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimestamp,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ sync: false }),
+    options.destination ?? bufferedStdout(),
   );
+}
+
+/** Bytes of log lines that standard output collects before it writes them. */
+const stdoutBufferBytes = 4096;
+/** Longest time a line waits in that buffer. */
+const stdoutFlushIntervalMs = 500;
+
+/**
+ * Standard output, written asynchronously in blocks of up to 4 KiB, and at least every 500 ms.
+ * A write per line cost about 7 µs of CPU more per line than this when each line came alone
+ * (measured here with pino 10 writing to a file), and the proxy writes a line per request. pino
+ * flushes the buffer synchronously when the process exits; a process killed with SIGKILL loses
+ * at most the last 500 ms of lines.
+ */
+function bufferedStdout(): DestinationStream {
+  const destination = pino.destination({ sync: false, minLength: stdoutBufferBytes });
+  setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // The stream is destroyed at exit, after pino's own final flush.
+    }
+  }, stdoutFlushIntervalMs).unref();
+  return destination;
 }

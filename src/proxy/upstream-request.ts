@@ -17,7 +17,7 @@ import { parseAnthropicRequest } from './translation/anthropic-messages/request.
 import { renderOpenAiChatRequest } from './translation/openai-chat/request.js';
 import { openAiToAnthropicHandling } from './translation/translated-handling.js';
 import { prepareAnthropicRequest, type AnthropicEndpoint } from './upstream/anthropic-adapter.js';
-import { anthropicBodyFor, clientAnthropicHeadersOf, clientModelOf, commonFieldsOf, translationHooksOf } from './upstream-request-parts.js';
+import { anthropicBodyFor, clientAnthropicHeadersOf, clientModelOf, forwardRequestOf, translationHooksOf } from './upstream-request-parts.js';
 import { buildBedrockRequest } from './bedrock-request.js';
 import type { BedrockSignerCache } from './upstream/bedrock/bedrock-signer.js';
 import { chatCompletionsUrl, type OpenAiCompatibleProvider } from './upstream/endpoints.js';
@@ -92,6 +92,8 @@ export interface UpstreamRequestInput {
   gatewayHeaders: Record<string, string>;
   providerKeyLabel: string | null;
   logger: Logger;
+  /** The gateway's id of the request, for the log lines written while building or relaying it. */
+  requestId: string;
 }
 
 export interface UpstreamServices {
@@ -118,7 +120,7 @@ function buildApiKeyRequest(input: UpstreamRequestInput, apiKey: string): Forwar
     const headers = openAiHeaders(provider, apiKey, input.settings);
     if (input.dialect === 'openai') {
       const prepared = prepareOpenAiCompatibleRequest(openAiProvider, input.model, input.body);
-      return { ...commonFieldsOf(input, secrets), url, headers, body: JSON.stringify(prepared.body), handling: openAiHandling(provider, prepared.rewriter, secrets) };
+      return forwardRequestOf(input, secrets, { url, headers, body: JSON.stringify(prepared.body), handling: openAiHandling(provider, prepared.rewriter, secrets) });
     }
     const request = parseAnthropicRequest(input.body, input.model);
     const rendered = renderOpenAiChatRequest(request, { provider: openAiProvider });
@@ -129,8 +131,7 @@ function buildApiKeyRequest(input: UpstreamRequestInput, apiKey: string): Forwar
     if (request.stream) rendered.stream_options = { include_usage: true };
     const prepared = prepareOpenAiCompatibleRequest(openAiProvider, input.model, rendered);
     const { rewriter } = prepared;
-    return {
-      ...commonFieldsOf(input, secrets),
+    return forwardRequestOf(input, secrets, {
       url,
       headers,
       body: JSON.stringify(prepared.body),
@@ -141,7 +142,7 @@ function buildApiKeyRequest(input: UpstreamRequestInput, apiKey: string): Forwar
         rewriteBody: rewriter.rewritesBody ? (body) => rewriter.rewriteBody(body) : undefined,
         rewriteChunk: rewriter.active ? (chunk) => rewriter.rewriteChunk(chunk) : undefined,
       }),
-    };
+    });
   }
 
   const { body, handling } = anthropicBodyFor(input, secrets);
@@ -153,7 +154,7 @@ function buildApiKeyRequest(input: UpstreamRequestInput, apiKey: string): Forwar
     clientHeaders: input.dialect === 'anthropic' ? clientAnthropicHeadersOf(input) : {},
     apiKey,
   });
-  return { ...commonFieldsOf(input, secrets), url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling };
+  return forwardRequestOf(input, secrets, { url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling });
 }
 
 /**
@@ -191,7 +192,7 @@ async function buildVertexRequest(input: UpstreamRequestInput, tokens: VertexTok
       clientHeaders: { anthropicBeta: input.dialect === 'anthropic' ? clientAnthropicHeadersOf(input).anthropicBeta : undefined },
       accessToken,
     });
-    return { ...commonFieldsOf(input, secrets), url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling, reauthorize, mapError, region: target.location };
+    return forwardRequestOf(input, secrets, { url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling, reauthorize, mapError, region: target.location });
   }
 
   let body = input.body;
@@ -204,7 +205,7 @@ async function buildVertexRequest(input: UpstreamRequestInput, tokens: VertexTok
     handling = openAiToAnthropicHandling({ hooks: translationHooksOf(input, secrets), model: clientModelOf(input), readUsage: openAiUsageReader('VERTEX_AI') });
   }
   const prepared = prepareVertexChatRequest({ target, model: route.model, clientBody: body, accessToken });
-  return { ...commonFieldsOf(input, secrets), url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling, reauthorize, mapError, region: target.location };
+  return forwardRequestOf(input, secrets, { url: prepared.url, headers: prepared.headers, body: JSON.stringify(prepared.body), handling, reauthorize, mapError, region: target.location });
 }
 
 async function vertexToken(tokens: VertexTokenProvider, key: VertexTokenKey, account: VertexServiceAccount, providerKeyLabel: string | null): Promise<string> {

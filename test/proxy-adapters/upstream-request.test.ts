@@ -67,6 +67,7 @@ function anthropicClientInput(provider: ProviderId, model: string): UpstreamRequ
     gatewayHeaders: {},
     providerKeyLabel: null,
     logger: captureLogs().logger,
+    requestId: 'request-under-test',
   };
 }
 

@@ -4,6 +4,12 @@
  */
 export class LruMap<K, V> {
   readonly #entries = new Map<K, V>();
+  /**
+   * The key at the end of the order, whose read needs no move. A busy gateway key is read by
+   * request after request, and each move deletes and re-inserts a Map entry.
+   */
+  #newest: K | undefined;
+  #hasNewest = false;
 
   constructor(readonly maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
@@ -19,14 +25,17 @@ export class LruMap<K, V> {
   get(key: K): V | undefined {
     const value = this.#entries.get(key);
     if (value === undefined) return undefined;
+    if (this.#hasNewest && this.#newest === key) return value;
     this.#entries.delete(key);
     this.#entries.set(key, value);
+    this.#markNewest(key);
     return value;
   }
 
   set(key: K, value: V): void {
     this.#entries.delete(key);
     this.#entries.set(key, value);
+    this.#markNewest(key);
     while (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done) break;
@@ -35,6 +44,7 @@ export class LruMap<K, V> {
   }
 
   delete(key: K): boolean {
+    if (this.#hasNewest && this.#newest === key) this.#forgetNewest();
     return this.#entries.delete(key);
   }
 
@@ -43,7 +53,7 @@ export class LruMap<K, V> {
     let deleted = 0;
     for (const [key, value] of this.#entries) {
       if (predicate(value, key)) {
-        this.#entries.delete(key);
+        this.delete(key);
         deleted += 1;
       }
     }
@@ -56,6 +66,17 @@ export class LruMap<K, V> {
 
   clear(): void {
     this.#entries.clear();
+    this.#forgetNewest();
+  }
+
+  #markNewest(key: K): void {
+    this.#newest = key;
+    this.#hasNewest = true;
+  }
+
+  #forgetNewest(): void {
+    this.#newest = undefined;
+    this.#hasNewest = false;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { CandidateKey } from '../../features/provider-keys/assignment.repository.js';
+import { defaultSettings } from '../../features/provider-keys/settings.js';
 import type { ProviderId } from '../../providers/providers.js';
 
 /** A gateway key as the proxy needs it to accept or reject a request. */
@@ -18,7 +19,8 @@ export interface AuthenticatedGatewayKey {
 export interface DirectoryCandidate extends CandidateKey {
   name: string;
   credentialsVersion: number;
-  settings: Record<string, unknown>;
+  /** The key's settings over the provider's defaults, frozen: every request of the key shares them. */
+  settings: Readonly<Record<string, unknown>>;
   /** The encrypted credentials, so that a decrypt after the cache's maximum age needs no query. */
   envelope: Buffer;
 }
@@ -78,7 +80,7 @@ export async function loadDirectoryCandidates(
     enabled: row.enabled,
     name: row.name,
     credentialsVersion: row.credentials_version,
-    settings: row.settings,
+    settings: Object.freeze({ ...defaultSettings(row.provider as ProviderId), ...row.settings }),
     envelope: row.credentials_envelope,
   }));
 }

@@ -267,7 +267,7 @@ export class ProxyDirectory {
       source,
       providerKeyId,
       credentials,
-      settings: { ...defaultSettings(provider), ...key.settings },
+      settings: key.settings,
       credentialsVersion: key.credentialsVersion,
     };
   }

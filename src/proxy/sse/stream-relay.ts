@@ -86,17 +86,16 @@ export class StreamRelay {
     this.#clearSilenceTimer();
 
     const head: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(headers)) {
+    for (const name in headers) {
+      const value = headers[name];
       if (value !== undefined && !framingHeaders.has(name.toLowerCase())) head[name] = value;
     }
     // NOTE: nothing in this server compresses responses. A compression layer added later must skip
     // text/event-stream, or events would wait in its buffer.
-    this.#response.writeHead(200, {
-      ...head,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-    });
+    head['content-type'] = 'text/event-stream; charset=utf-8';
+    head['cache-control'] = 'no-cache';
+    head['x-accel-buffering'] = 'no';
+    this.#response.writeHead(200, head);
     this.#response.flushHeaders();
     this.#scheduleHeartbeat();
     return true;

@@ -6,8 +6,10 @@ import type { IncomingHttpHeaders } from 'node:http';
  * OpenAI-style `x-request-id` would collide with the gateway's own, so it goes down renamed.
  */
 export function forwardedResponseHeaders(upstream: IncomingHttpHeaders): Record<string, string> {
+  // A new object each call: callers add the gateway's headers to it.
   const forwarded: Record<string, string> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (name === 'request-id' || name === 'retry-after' || name === 'retry-after-ms') forwarded[name] = text;

@@ -547,7 +547,8 @@ function renderToolChoice(request: ChatRequest, hasTools: boolean): Json | undef
   else if (choice !== undefined) rendered = { type: choice.type };
 
   if (hasTools && request.parallelToolCalls === false && choice?.type !== 'none') {
-    rendered = { ...(rendered ?? { type: 'auto' }), disable_parallel_tool_use: true };
+    rendered ??= { type: 'auto' };
+    rendered.disable_parallel_tool_use = true;
   }
   return rendered;
 }

@@ -2,7 +2,7 @@
  * Bedrock Converse responses and stop reasons to the internal representation.
  */
 import { fromBedrockConverseUsage } from '../../usage.js';
-import type { ChatResponse, StopReason } from '../ir.js';
+import type { ChatResponse, StopReason, ThinkingPart } from '../ir.js';
 import { stopReasonFromAnthropic } from '../stop-reasons.js';
 import { isObject, type Json } from '../wire-values.js';
 
@@ -71,11 +71,9 @@ export function parseConverseResponse(body: Json, options: ConverseResponseOptio
       const reasoning = block.reasoningContent;
       if (isObject(reasoning.reasoningText)) {
         const signature = reasoning.reasoningText.signature;
-        content.push({
-          type: 'thinking',
-          text: stringOf(reasoning.reasoningText.text),
-          ...(typeof signature === 'string' && signature.length > 0 && { signature }),
-        });
+        const thinking: ThinkingPart = { type: 'thinking', text: stringOf(reasoning.reasoningText.text) };
+        if (typeof signature === 'string' && signature.length > 0) thinking.signature = signature;
+        content.push(thinking);
       } else if (typeof reasoning.redactedContent === 'string') {
         content.push({ type: 'redacted_thinking', data: reasoning.redactedContent });
       }

@@ -104,11 +104,10 @@ function parseReasoning(body: Json): ReasoningRequest | undefined {
   if (thinking.type === 'disabled') return { enabled: false };
   if (thinking.type !== 'enabled') throw invalid('thinking.type', '"enabled" or "disabled"');
   const budgetTokens = readOptionalCount(thinking.budget_tokens, 'thinking.budget_tokens');
-  return {
-    ...fromEffort,
-    enabled: true,
-    ...(budgetTokens === undefined ? {} : { budgetTokens }),
-  };
+  const reasoning: ReasoningRequest = { enabled: true };
+  if (fromEffort?.effort !== undefined) reasoning.effort = fromEffort.effort;
+  if (budgetTokens !== undefined) reasoning.budgetTokens = budgetTokens;
+  return reasoning;
 }
 
 function parseMessage(raw: unknown, index: number): Message {

@@ -143,5 +143,5 @@ export function chooseBedrockRegion(input: BedrockRegionInput): BedrockResult<Be
     );
     return { ok: false, error };
   }
-  return { ok: true, value: { ...choice, credentials: row } };
+  return { ok: true, value: { region: choice.region, source: choice.source, credentials: row } };
 }
