@@ -12,12 +12,23 @@
  * checks the provider credential. bench/proxy-bench/gateway-probe.ts is preloaded into the gateway
  * to count its SQL statements and key backend calls.
  *
- * Measured alike for the direct calls and for the gateway, in rounds that alternate which of the
- * two goes first. The report shows the median over the rounds of:
+ * The machine's speed changes between sessions, so absolute figures of two runs do not compare.
+ * Each run therefore also measures a floor in the same rounds. The floor is
+ * bench/proxy-bench/bare-proxy.ts, the smallest honest Node.js proxy for the same call, in a
+ * process of its own: a node:http server, JSON parse and stringify, and an undici Pool to the same
+ * fake upstream. It is not a competitor, because it checks no credential and has no logs, metrics
+ * or database. What the gateway adds beyond it is the cost of the gateway's own work.
+ *
+ * Measured alike for the direct calls, the bare proxy and the gateway, in rounds that rotate the
+ * order of the three by one place per round. The report shows the median over the rounds of:
  *   - latency of non-streamed chat completions on 1 kept-alive connection (p50 and p99), and the
- *     time to the first byte of streamed ones; "added" is gateway minus direct per round;
- *   - requests per second on 16 connections, with the CPU time per request of the gateway process
- *     and of PostgreSQL (from /proc/<pid>/stat), the request log writes included;
+ *     time to the first byte of streamed ones; "added" is bare proxy or gateway minus direct per
+ *     round;
+ *   - requests per second on 16 connections, with the CPU time per request of the bare proxy, of
+ *     the gateway process and of PostgreSQL (from /proc/<pid>/stat), the request log writes
+ *     included;
+ *   - gateway CPU per request divided by bare proxy CPU per request, and the gateway's added p50
+ *     minus the bare proxy's, both per round;
  * and once: SQL statements and key backend calls per proxied request at steady state, the same on
  * a second gateway that uses the fake AWS KMS of test/support/fake-kms-server.ts (on its own
  * database, since a database keeps the key check of one key backend), and the gateway's RSS
@@ -59,9 +70,11 @@ import {
   gatewayEnvironment,
   repositoryRoot,
   requestOverIpc,
+  startBareProxy,
   startFakeUpstream,
   startGateway as startGatewayProcess,
   summarizeLog,
+  type BareProxyProcess,
   type FakeUpstreamProcess,
   type GatewayProcess,
 } from './proxy-bench/gateway-process.js';
@@ -157,11 +170,16 @@ function formatGcPauses(pauses: GcPauses): string {
   );
 }
 
+/** Formats one figure of each target as `direct/bare/gateway`. */
+function formatPerTarget(values: Record<ChatTarget['label'], number>, fractionDigits: number): string {
+  return `${values.direct.toFixed(fractionDigits)}/${values.bare.toFixed(fractionDigits)}/${values.gateway.toFixed(fractionDigits)}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
 interface Gateway extends GatewayProcess {
-  readCounters(options?: { collectGarbage?: boolean; resetGcPauses?: boolean }): Promise<GatewayCounters>;
+  readCounters(options?: Pick<ReadCountersMessage, 'collectGarbage' | 'resetGcPauses' | 'trackRequests'>): Promise<GatewayCounters>;
 }
 
 /** Node flags for every gateway process, from --gateway-node-option. */
@@ -186,6 +204,7 @@ async function startGateway(options: { environment: Record<string, string>; logP
         type: 'read-counters',
         collectGarbage: readOptions.collectGarbage ?? false,
         resetGcPauses: readOptions.resetGcPauses ?? false,
+        ...(readOptions.trackRequests !== undefined && { trackRequests: readOptions.trackRequests }),
       };
       return requestOverIpc(
         gateway.child,
@@ -309,11 +328,14 @@ async function snapshotCpu(admin: pg.Client, database: string, gateway: Gateway)
 
 interface RoundResult {
   load1: number;
+  /** The targets in the order in which this round measured them. */
+  order: ChatTarget['label'][];
   latencyP50: Record<ChatTarget['label'], number>;
   latencyP99: Record<ChatTarget['label'], number>;
   firstByteP50: Record<ChatTarget['label'], number>;
   firstByteP99: Record<ChatTarget['label'], number>;
   requestsPerSecond: Record<ChatTarget['label'], number>;
+  bareCpuPerRequestUs: number;
   gatewayCpuPerRequestUs: number;
   postgresBenchCpuPerRequestUs: number;
   postgresAllCpuPerRequestUs: number;
@@ -364,7 +386,7 @@ async function measureThroughput(target: ChatTarget, around?: { before(): Promis
 }
 
 /** Sends each target the initial warm-up: sequential completions and streams, then a closed loop on 16 connections. */
-async function warmUpTargets(targets: ChatTarget[]): Promise<void> {
+async function warmUpTargets(targets: readonly ChatTarget[]): Promise<void> {
   for (const target of targets) {
     const single = openPool(target, 1);
     try {
@@ -386,15 +408,40 @@ async function warmUpTargets(targets: ChatTarget[]): Promise<void> {
   }
 }
 
-async function runRound(round: number, direct: ChatTarget, gateway: ChatTarget, gatewayProcess: Gateway, admin: pg.Client, database: string): Promise<RoundResult> {
-  const order = round % 2 === 1 ? [direct, gateway] : [gateway, direct];
+/** Returns utime + stime of the bare proxy in milliseconds; throws when its process is gone. */
+async function readBareProxyCpuMs(bareProxy: BareProxyProcess): Promise<number> {
+  const cpuMs = await readProcessCpuMs(bareProxy.pid);
+  if (cpuMs === undefined) throw new Error(`The bare proxy process ${bareProxy.pid} is gone`);
+  return cpuMs;
+}
+
+/**
+ * Returns `targets` rotated by one place per round, so that over as many rounds as there are
+ * targets each one goes first once.
+ */
+function roundOrder(round: number, targets: readonly ChatTarget[]): ChatTarget[] {
+  const shift = (round - 1) % targets.length;
+  return [...targets.slice(shift), ...targets.slice(0, shift)];
+}
+
+async function runRound(
+  round: number,
+  targets: readonly ChatTarget[],
+  processes: { gateway: Gateway; bareProxy: BareProxyProcess },
+  admin: pg.Client,
+  database: string,
+): Promise<RoundResult> {
+  const { gateway: gatewayProcess, bareProxy } = processes;
+  const order = roundOrder(round, targets);
   const result: RoundResult = {
     load1: loadavg()[0]!,
-    latencyP50: { direct: 0, gateway: 0 },
-    latencyP99: { direct: 0, gateway: 0 },
-    firstByteP50: { direct: 0, gateway: 0 },
-    firstByteP99: { direct: 0, gateway: 0 },
-    requestsPerSecond: { direct: 0, gateway: 0 },
+    order: order.map((target) => target.label),
+    latencyP50: { direct: 0, bare: 0, gateway: 0 },
+    latencyP99: { direct: 0, bare: 0, gateway: 0 },
+    firstByteP50: { direct: 0, bare: 0, gateway: 0 },
+    firstByteP99: { direct: 0, bare: 0, gateway: 0 },
+    requestsPerSecond: { direct: 0, bare: 0, gateway: 0 },
+    bareCpuPerRequestUs: 0,
     gatewayCpuPerRequestUs: 0,
     postgresBenchCpuPerRequestUs: 0,
     postgresAllCpuPerRequestUs: 0,
@@ -421,6 +468,19 @@ async function runRound(round: number, direct: ChatTarget, gateway: ChatTarget, 
   for (const target of order) {
     if (target.label === 'direct') {
       result.requestsPerSecond.direct = await measureThroughput(target);
+      continue;
+    }
+    if (target.label === 'bare') {
+      let beforeMs = 0;
+      result.requestsPerSecond.bare = await measureThroughput(target, {
+        before: async () => {
+          beforeMs = await readBareProxyCpuMs(bareProxy);
+        },
+        // The bare proxy has no request log to flush, so the reading follows the loop at once.
+        after: async (requests) => {
+          result.bareCpuPerRequestUs = (((await readBareProxyCpuMs(bareProxy)) - beforeMs) * 1000) / requests;
+        },
+      });
       continue;
     }
     let before: CpuSnapshot;
@@ -480,7 +540,8 @@ async function measureSteadyState(
 ): Promise<SteadyState> {
   const { admin, kms } = options;
   if (admin) await sleep(statisticsSettleMs);
-  const countersBefore = await gateway.readCounters();
+  // Only this phase tells statements of requests from background ones (see ReadCountersMessage).
+  const countersBefore = await gateway.readCounters({ trackRequests: true });
   const transactionsBefore = admin && (await readTransactionCount(admin.client, admin.database));
   const kmsBefore = kms?.requests.length ?? 0;
 
@@ -490,7 +551,7 @@ async function measureSteadyState(
   await pool.close();
   await sleep(admin ? statisticsSettleMs : requestLogFlushWaitMs);
 
-  const countersAfter = await gateway.readCounters();
+  const countersAfter = await gateway.readCounters({ trackRequests: false });
   const transactionsAfter = admin && (await readTransactionCount(admin.client, admin.database));
   const kmsRequests: Record<string, number> = {};
   for (const request of kms?.requests.slice(kmsBefore) ?? []) kmsRequests[request.operation] = (kmsRequests[request.operation] ?? 0) + 1;
@@ -673,17 +734,28 @@ interface Report {
 
 function formatReport(report: Report): string {
   const { rounds } = report;
-  const added = (metric: (round: RoundResult) => Record<ChatTarget['label'], number>) => rounds.map((round) => metric(round).gateway - metric(round).direct);
-  const addedP50 = added((round) => round.latencyP50);
-  const addedP99 = added((round) => round.latencyP99);
-  const addedFirstByteP50 = added((round) => round.firstByteP50);
-  const addedFirstByteP99 = added((round) => round.firstByteP99);
+  type PerTarget = (round: RoundResult) => Record<ChatTarget['label'], number>;
+  const added = (metric: PerTarget, label: 'bare' | 'gateway') => rounds.map((round) => metric(round)[label] - metric(round).direct);
+  const addedP50 = added((round) => round.latencyP50, 'gateway');
+  const addedP99 = added((round) => round.latencyP99, 'gateway');
+  const addedFirstByteP50 = added((round) => round.firstByteP50, 'gateway');
+  const addedFirstByteP99 = added((round) => round.firstByteP99, 'gateway');
+  const bareAddedP50 = added((round) => round.latencyP50, 'bare');
+  const bareAddedP99 = added((round) => round.latencyP99, 'bare');
+  const bareAddedFirstByteP50 = added((round) => round.firstByteP50, 'bare');
+  const bareAddedFirstByteP99 = added((round) => round.firstByteP99, 'bare');
   const gatewayCpu = rounds.map((round) => round.gatewayCpuPerRequestUs);
+  const bareCpu = rounds.map((round) => round.bareCpuPerRequestUs);
+  // Both differences of one round subtract the same direct p50, so this is gateway p50 minus bare proxy p50 of that round.
+  const addedP50BeyondBare = rounds.map((round) => round.latencyP50.gateway - round.latencyP50.bare);
+  const cpuRatioToBare = rounds.map((round) => round.gatewayCpuPerRequestUs / round.bareCpuPerRequestUs);
   const rps = (label: ChatTarget['label']) => rounds.map((round) => round.requestsPerSecond[label]);
-  const side = (metric: (round: RoundResult) => Record<ChatTarget['label'], number>, label: ChatTarget['label']) =>
-    formatMs(median(rounds.map((round) => metric(round)[label])));
+  const rpsRatio = (label: 'bare' | 'gateway') => `${label}/direct ${median(rounds.map((r) => r.requestsPerSecond[label] / r.requestsPerSecond.direct)).toFixed(2)}`;
+  const side = (metric: PerTarget, label: ChatTarget['label']) => formatMs(median(rounds.map((round) => metric(round)[label])));
+  const sides = (metric: PerTarget) => [side(metric, 'direct'), side(metric, 'bare'), side(metric, 'gateway')];
   const us = (value: number) => `${value.toFixed(0)} µs`;
   const count = (value: number) => value.toFixed(0);
+  const ratio = (value: number) => value.toFixed(2);
 
   const keyringOther = Object.values(report.keyring.otherStatements).reduce((sum, entry) => sum + entry.inRequest, 0);
   const keyringKeyCalls = Object.values(report.keyring.keyBackendCalls).reduce((sum, value) => sum + value, 0);
@@ -691,52 +763,63 @@ function formatReport(report: Report): string {
   const kmsCalls = Object.values(report.kms.kmsRequests ?? {}).reduce((sum, value) => sum + value, 0);
   const zero = (value: number) => (value === 0 ? 'met' : 'MISSED');
 
+  // Targets and results apply to the gateway.
   const rows = [
-    ['measurement', 'direct', 'gateway', 'added (median [min to max] of rounds)', 'target', 'result'],
-    ['chat completion latency p50, 1 connection', side((r) => r.latencyP50, 'direct'), side((r) => r.latencyP50, 'gateway'), spread(addedP50, formatMs), `< ${targets.addedLatencyP50Ms} ms`, verdict(median(addedP50), targets.addedLatencyP50Ms)],
-    ['chat completion latency p99, 1 connection', side((r) => r.latencyP99, 'direct'), side((r) => r.latencyP99, 'gateway'), spread(addedP99, formatMs), `< ${targets.addedLatencyP99Ms} ms`, verdict(median(addedP99), targets.addedLatencyP99Ms)],
-    ['stream time to first byte p50, 1 connection', side((r) => r.firstByteP50, 'direct'), side((r) => r.firstByteP50, 'gateway'), spread(addedFirstByteP50, formatMs), `< ${targets.addedTimeToFirstByteMs} ms`, verdict(median(addedFirstByteP50), targets.addedTimeToFirstByteMs)],
-    ['stream time to first byte p99, 1 connection', side((r) => r.firstByteP99, 'direct'), side((r) => r.firstByteP99, 'gateway'), spread(addedFirstByteP99, formatMs), '', ''],
-    ['requests per second, 16 connections', spread(rps('direct'), count), spread(rps('gateway'), count), `gateway/direct ${median(rounds.map((r) => r.requestsPerSecond.gateway / r.requestsPerSecond.direct)).toFixed(2)}`, '', ''],
-    ['gateway CPU per request, 16 connections', '', spread(gatewayCpu, us), '', `< ${targets.gatewayCpuPerRequestUs} µs`, verdict(median(gatewayCpu), targets.gatewayCpuPerRequestUs)],
-    ['PostgreSQL CPU per request, bench database backends', '', spread(rounds.map((r) => r.postgresBenchCpuPerRequestUs), us), '', '', ''],
-    ['PostgreSQL CPU per request, all postgres processes', '', spread(rounds.map((r) => r.postgresAllCpuPerRequestUs), us), '', '', ''],
-    ['gateway RSS idle / max with 16 slow streams / 3 s after', '', `${formatMegabytes(report.memory.idleRssBytes)} / ${formatMegabytes(report.memory.maxRssBytes)} / ${formatMegabytes(report.memory.afterRssBytes)}`, '', '', ''],
-    ['gateway JS heap used / external, idle and max with slow streams', '', `${formatMegabytes(report.memory.idleHeapUsedBytes)} / ${formatMegabytes(report.memory.idleExternalBytes)} -> ${formatMegabytes(report.memory.maxHeapUsedBytes)} / ${formatMegabytes(report.memory.maxExternalBytes)}`, '', '', ''],
-    ['SQL statements per request besides request log (keyring)', '', (keyringOther / report.keyring.requests).toFixed(4), '', '0', zero(keyringOther)],
-    ['key backend calls per request (keyring)', '', (keyringKeyCalls / report.keyring.requests).toFixed(4), '', '0', zero(keyringKeyCalls)],
-    ['SQL statements per request besides request log (KMS)', '', (kmsOther / report.kms.requests).toFixed(4), '', '0', zero(kmsOther)],
-    ['KMS calls per request (fake KMS)', '', (kmsCalls / report.kms.requests).toFixed(4), '', '0', zero(kmsCalls)],
+    ['measurement', 'direct', 'bare proxy', 'gateway', 'added by the bare proxy', 'added by the gateway', 'target', 'result'],
+    ['chat completion latency p50, 1 connection', ...sides((r) => r.latencyP50), spread(bareAddedP50, formatMs), spread(addedP50, formatMs), `< ${targets.addedLatencyP50Ms} ms`, verdict(median(addedP50), targets.addedLatencyP50Ms)],
+    ['chat completion latency p99, 1 connection', ...sides((r) => r.latencyP99), spread(bareAddedP99, formatMs), spread(addedP99, formatMs), `< ${targets.addedLatencyP99Ms} ms`, verdict(median(addedP99), targets.addedLatencyP99Ms)],
+    ['stream time to first byte p50, 1 connection', ...sides((r) => r.firstByteP50), spread(bareAddedFirstByteP50, formatMs), spread(addedFirstByteP50, formatMs), `< ${targets.addedTimeToFirstByteMs} ms`, verdict(median(addedFirstByteP50), targets.addedTimeToFirstByteMs)],
+    ['stream time to first byte p99, 1 connection', ...sides((r) => r.firstByteP99), spread(bareAddedFirstByteP99, formatMs), spread(addedFirstByteP99, formatMs), '', ''],
+    ['requests per second, 16 connections', spread(rps('direct'), count), spread(rps('bare'), count), spread(rps('gateway'), count), rpsRatio('bare'), rpsRatio('gateway'), '', ''],
+    ['CPU per request of the proxy process, 16 connections', '', spread(bareCpu, us), spread(gatewayCpu, us), '', '', `< ${targets.gatewayCpuPerRequestUs} µs`, verdict(median(gatewayCpu), targets.gatewayCpuPerRequestUs)],
+    ['PostgreSQL CPU per request, bench database backends', '', '', spread(rounds.map((r) => r.postgresBenchCpuPerRequestUs), us), '', '', '', ''],
+    ['PostgreSQL CPU per request, all postgres processes', '', '', spread(rounds.map((r) => r.postgresAllCpuPerRequestUs), us), '', '', '', ''],
+    ['gateway RSS idle / max with 16 slow streams / 3 s after', '', '', `${formatMegabytes(report.memory.idleRssBytes)} / ${formatMegabytes(report.memory.maxRssBytes)} / ${formatMegabytes(report.memory.afterRssBytes)}`, '', '', '', ''],
+    ['gateway JS heap used / external, idle and max with slow streams', '', '', `${formatMegabytes(report.memory.idleHeapUsedBytes)} / ${formatMegabytes(report.memory.idleExternalBytes)} -> ${formatMegabytes(report.memory.maxHeapUsedBytes)} / ${formatMegabytes(report.memory.maxExternalBytes)}`, '', '', '', ''],
+    ['SQL statements per request besides request log (keyring)', '', '', (keyringOther / report.keyring.requests).toFixed(4), '', '', '0', zero(keyringOther)],
+    ['key backend calls per request (keyring)', '', '', (keyringKeyCalls / report.keyring.requests).toFixed(4), '', '', '0', zero(keyringKeyCalls)],
+    ['SQL statements per request besides request log (KMS)', '', '', (kmsOther / report.kms.requests).toFixed(4), '', '', '0', zero(kmsOther)],
+    ['KMS calls per request (fake KMS)', '', '', (kmsCalls / report.kms.requests).toFixed(4), '', '', '0', zero(kmsCalls)],
+  ];
+
+  const beyondBareRows = [
+    ['gateway CPU per request / bare proxy CPU per request, 16 connections', spread(cpuRatioToBare, ratio)],
+    ['gateway added p50 minus bare proxy added p50, 1 connection', spread(addedP50BeyondBare, formatMs)],
   ];
 
   const roundRows = [
-    ['round', 'first', 'load1', 'p50 d/g ms', 'p99 d/g ms', 'TTFB p50 d/g ms', 'TTFB p99 d/g ms', 'req/s d/g', 'gateway CPU/req', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max, minor'],
+    ['round', 'order', 'load1', 'p50 d/b/g ms', 'p99 d/b/g ms', 'TTFB p50 d/b/g ms', 'TTFB p99 d/b/g ms', 'req/s d/b/g', 'CPU/req b/g', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max, minor'],
     ...rounds.map((round, index) => [
       String(index + 1),
-      index % 2 === 0 ? 'direct' : 'gateway',
+      round.order.map((label) => label[0]).join(' '),
       round.load1.toFixed(2),
-      `${round.latencyP50.direct.toFixed(3)}/${round.latencyP50.gateway.toFixed(3)}`,
-      `${round.latencyP99.direct.toFixed(3)}/${round.latencyP99.gateway.toFixed(3)}`,
-      `${round.firstByteP50.direct.toFixed(3)}/${round.firstByteP50.gateway.toFixed(3)}`,
-      `${round.firstByteP99.direct.toFixed(3)}/${round.firstByteP99.gateway.toFixed(3)}`,
-      `${round.requestsPerSecond.direct.toFixed(0)}/${round.requestsPerSecond.gateway.toFixed(0)}`,
-      us(round.gatewayCpuPerRequestUs),
+      formatPerTarget(round.latencyP50, 3),
+      formatPerTarget(round.latencyP99, 3),
+      formatPerTarget(round.firstByteP50, 3),
+      formatPerTarget(round.firstByteP99, 3),
+      formatPerTarget(round.requestsPerSecond, 0),
+      `${us(round.bareCpuPerRequestUs)}/${us(round.gatewayCpuPerRequestUs)}`,
       `${us(round.postgresBenchCpuPerRequestUs)}/${us(round.postgresAllCpuPerRequestUs)}`,
       formatGcPauses(round.gatewayGcPauses),
     ]),
   ];
 
-  const missed = rows.slice(1).filter((row) => row[5] === 'MISSED').map((row) => row[0]!);
+  const resultColumn = rows[0]!.indexOf('result');
+  const missed = rows.slice(1).filter((row) => row[resultColumn] === 'MISSED').map((row) => row[0]!);
   const memory = report.memory;
   const lines = [
     ...reportHeader({ title: 'Keyroute proxy benchmark', ...report }),
-    `${rounds.length} rounds; the order of direct and gateway alternates per round. Figures are medians over the rounds, with [min to max] where given.`,
+    `${rounds.length} rounds; the order of direct, bare proxy and gateway rotates by one place per round. Figures are medians over the rounds, with [min to max] where given.`,
+    'The bare proxy is a floor for the cost of Node\'s HTTP server plus undici on this machine in this run, not a competitor (see Method).',
     '',
     ...table(rows),
     '',
     missed.length === 0 ? 'All targets met.' : `Targets MISSED: ${missed.join('; ')}.`,
     '',
-    'Per round (d = direct to the fake upstream, g = through the gateway):',
+    'What the gateway costs beyond the bare proxy, per round (median [min to max] of rounds):',
+    ...table(beyondBareRows).map((line) => `  ${line}`),
+    '',
+    'Per round (d = direct to the fake upstream, b = through the bare proxy, g = through the gateway; order is the order of measurement):',
     ...table(roundRows),
     '',
     'Method',
@@ -747,15 +830,20 @@ function formatReport(report: Report): string {
     `  LOG_LEVEL=info written to a file (${report.logLines} lines, ${formatMegabytes(report.logBytes)} by the end). Metrics on: GET /metrics with METRICS_BEARER_TOKEN,`,
     `  scraped once per second from start to the end of the memory phase: ${report.metricsScrapes.ok} scrapes of about ${(report.metricsScrapes.lastBytes / 1024).toFixed(0)} KiB,` +
       ` ${report.metricsScrapes.failed.length} failed${report.metricsScrapes.failed.length > 0 ? ` (${report.metricsScrapes.failed.slice(0, 3).join('; ')})` : ''}.`,
-    '- Upstream: a separate fake process with zero delay that checks the Bearer credential; direct calls go to the same fake with the OpenAI key, gateway calls with the gateway key.',
+    '- Bare proxy: node --import tsx bench/proxy-bench/bare-proxy.ts, a process of its own without the gateway\'s Node flags and settings. A node:http server that reads the body,',
+    '  parses it, strips `openai/` from the model, serializes it and sends it to the fake with the OpenAI key over one undici Pool (request API, default keep-alive);',
+    '  it returns a complete body with the upstream status and content type, and pipes a stream as text/event-stream. No auth check, logs, metrics or database.',
+    '- Upstream: a separate fake process with zero delay that checks the Bearer credential; direct calls go to the same fake with the OpenAI key, gateway calls with the gateway key,',
+    '  bare proxy calls with no credential.',
     `- Warm-up before the first round, per target: ${initialWarmUp.completions} sequential completions, ${initialWarmUp.streams} streams, ${initialWarmUp.closedLoopMs / 1000} s on ${throughput.connections} connections.`,
     `- Latency: ${latency.requests} sequential non-streamed chat completions per target and round on 1 kept-alive connection (undici Pool) after ${latency.warmUpRequests} of warm-up;`,
-    '  time from the request to the end of the response body; "added" is the gateway percentile minus the direct percentile of the same round.',
+    '  time from the request to the end of the response body; "added" is the bare proxy or gateway percentile minus the direct percentile of the same round.',
     '  The gateway\'s GC pauses in that series (warm-up included) come from a PerformanceObserver of `gc` entries in the probe.',
     `- Time to first byte: ${timeToFirstByte.requests} streams (stream: true, include_usage, ${timeToFirstByte.deltaCount} deltas) per target and round on 1 connection, after ${timeToFirstByte.warmUpRequests} of warm-up;`,
     '  time from the request to the first body byte, which carries the first event.',
     `- Throughput: ${throughput.connections} connections in a closed loop for ${throughput.durationMs / 1000} s (at most ${throughput.maxRequests} requests) after ${throughput.warmUpRequests} of warm-up.`,
-    `  CPU is utime+stime from /proc/<pid>/stat, read before the loop and ${requestLogFlushWaitMs} ms after it, so that the request log flush of the last entries counts.`,
+    `  CPU is utime+stime from /proc/<pid>/stat, read before the loop and, for the gateway, ${requestLogFlushWaitMs} ms after it, so that the request log flush of the last entries counts;`,
+    '  the bare proxy, which has nothing to flush, is read right after its loop. Both readings count every thread of the process, including the one that runs tsx\'s module hooks.',
     '  "bench database backends" are the PostgreSQL backends connected to the bench database (pg_stat_activity); "all postgres processes" includes other users of the shared server.',
     `- Memory: VmRSS of the gateway, idle and every ${slowReaders.sampleIntervalMs} ms while ${slowReaders.clients} clients on their own connections read streams of ${slowReaders.deltaCount} deltas,`,
     `  each taking whatever its response stream has buffered once every ${slowReaders.readIntervalMs} ms, for ${slowReaders.durationMs / 1000} s; then the clients disconnect.`,
@@ -807,6 +895,15 @@ async function main(): Promise<void> {
   await wrongKey.arrayBuffer();
   if (wrongKey.status !== 401) throw new Error(`The fake upstream accepted a wrong credential (status ${wrongKey.status})`);
 
+  progress('Starting the bare proxy...');
+  const bareProxy = await startBareProxy(children, { upstreamOrigin: fake.origin, apiKey: openAiKey });
+  const viaBareProxy: ChatTarget = {
+    label: 'bare',
+    origin: bareProxy.origin,
+    headers: { 'content-type': 'application/json' },
+    model: 'openai/gpt-4o',
+  };
+
   // Keyring gateway: every measurement except the KMS calls.
   const keyringDatabase = await createBenchDatabase(admin, adminUrl, cleanups);
   const keyringEnvironment = {
@@ -829,22 +926,24 @@ async function main(): Promise<void> {
   };
   const rejectedBefore = (await fake.readStats()).rejectedCredentials;
 
-  progress('Warming up both targets...');
-  await warmUpTargets([direct, viaGateway]);
+  progress('Warming up the three targets...');
+  const roundTargets = [direct, viaBareProxy, viaGateway];
+  await warmUpTargets(roundTargets);
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.rounds; round += 1) {
     progress(`Round ${round} of ${options.rounds} (load average ${formatLoad()})...`);
-    const result = await runRound(round, direct, viaGateway, gateway, admin, keyringDatabase.name);
+    const result = await runRound(round, roundTargets, { gateway, bareProxy }, admin, keyringDatabase.name);
     rounds.push(result);
     progress(
-      `  p50 ${result.latencyP50.direct.toFixed(3)}/${result.latencyP50.gateway.toFixed(3)} ms, p99 ${result.latencyP99.direct.toFixed(3)}/${result.latencyP99.gateway.toFixed(3)} ms, ` +
-        `TTFB p50 ${result.firstByteP50.direct.toFixed(3)}/${result.firstByteP50.gateway.toFixed(3)} ms, ` +
-        `${result.requestsPerSecond.direct.toFixed(0)}/${result.requestsPerSecond.gateway.toFixed(0)} req/s, gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request, ` +
+      `  direct/bare/gateway: p50 ${formatPerTarget(result.latencyP50, 3)} ms, p99 ${formatPerTarget(result.latencyP99, 3)} ms, ` +
+        `TTFB p50 ${formatPerTarget(result.firstByteP50, 3)} ms, ${formatPerTarget(result.requestsPerSecond, 0)} req/s, ` +
+        `bare ${result.bareCpuPerRequestUs.toFixed(0)} µs and gateway ${result.gatewayCpuPerRequestUs.toFixed(0)} µs CPU per request, ` +
         `GC pauses ${formatGcPauses(result.gatewayGcPauses)}, time in the gateway p50/p99/max ` +
         `${result.gatewayServerTimeMs.p50.toFixed(3)}/${result.gatewayServerTimeMs.p99.toFixed(3)}/${result.gatewayServerTimeMs.max.toFixed(3)} ms`,
     );
   }
-  if ((await fake.readStats()).rejectedCredentials !== rejectedBefore) throw new Error('The fake upstream rejected a credential that the gateway sent');
+  await children.stop(bareProxy.child);
+  if ((await fake.readStats()).rejectedCredentials !== rejectedBefore) throw new Error('The fake upstream rejected a credential that the gateway or the bare proxy sent');
 
   progress('Counting SQL statements and key backend calls at steady state (waits for PostgreSQL statistics)...');
   const keyring = await measureSteadyState(viaGateway, gateway, { admin: { client: admin, database: keyringDatabase.name } });

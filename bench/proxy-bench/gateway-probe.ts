@@ -11,6 +11,7 @@
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
  * request does not pay at steady state when it sends no statement.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, createHistogram, PerformanceObserver } from 'node:perf_hooks';
@@ -19,7 +20,6 @@ import vm from 'node:vm';
 import pg from 'pg';
 import { KeyringKeyBackend } from '../../src/crypto/keyring-key-backend.js';
 import { KmsKeyBackend } from '../../src/crypto/kms-key-backend.js';
-import { requestContext } from '../../src/request-context.js';
 
 /**
  * - request-log write: the request log writer's INSERT into request_logs, its upserts of the hourly
@@ -65,6 +65,12 @@ export interface GcPauses {
 
 export interface ReadCountersMessage {
   type: 'read-counters';
+  /**
+   * From this read on, tells statements sent while serving an HTTP request from background ones
+   * (`otherStatements`), or stops telling them apart. Off by default, because it enables an
+   * AsyncLocalStorage, whose hook on every promise would add to the CPU figures of the gateway.
+   */
+  trackRequests?: boolean;
   /** Runs a full garbage collection first, so that `memory.heapUsed` counts live objects only. */
   collectGarbage?: boolean;
   /** Starts counting garbage collection pauses from zero after this read. */
@@ -89,6 +95,16 @@ new PerformanceObserver((list) => {
     }
   }
 }).observe({ entryTypes: ['gc'] });
+
+// Whether the code running was started by an HTTP request. The gateway's proxy route runs outside
+// any AsyncLocalStorage of its own, so the probe enters this one when Node publishes the start of
+// a request, synchronously before the server's 'request' event: the handler and every callback and
+// promise it creates inherit it.
+const inRequest = new AsyncLocalStorage<true>();
+let trackingRequests = false;
+function enterRequest(): void {
+  inRequest.enterWith(true);
+}
 
 // Node 20 publishes these two channels for every request of an http.Server. Timing each request
 // costs the gateway CPU, so it runs only with --server-times, which sets BENCH_PROBE_SERVER_TIMES.
@@ -129,6 +145,8 @@ function classify(text: string): StatementKind {
   // The hourly usage rollups are upserted in the same transaction as each request-log batch.
   if (/^insert into "usage_[a-z_]*hourly"/.test(statement)) return 'request-log write';
   if (/^update "(gateway_keys|provider_keys)" as target\s+set last_used_at = used\.used_at/.test(statement)) return 'request-log write';
+  // The writer's batch statement: the INSERT, the rollup upserts and the last_used_at updates in one.
+  if (statement.startsWith('with input as (')) return 'request-log write';
   if (statement.startsWith('select "value" from "change_sequence"')) return 'change-sequence check';
   if (statement.startsWith('listen ')) return 'listen';
   return 'other';
@@ -140,7 +158,7 @@ function recordStatement(text: string): void {
   if (kind !== 'other') return;
   const key = text.trim().replace(/\s+/g, ' ').slice(0, 120);
   const entry = (counters.otherStatements[key] ??= { inRequest: 0, background: 0 });
-  if (requestContext.getStore()) entry.inRequest += 1;
+  if (inRequest.getStore()) entry.inRequest += 1;
   else entry.background += 1;
 }
 
@@ -178,6 +196,15 @@ if (process.send) {
   process.on('message', (message) => {
     const request = message as Partial<ReadCountersMessage> | null;
     if (request?.type !== 'read-counters') return;
+    if (request.trackRequests !== undefined && request.trackRequests !== trackingRequests) {
+      trackingRequests = request.trackRequests;
+      if (trackingRequests) {
+        diagnosticsChannel.subscribe('http.server.request.start', enterRequest);
+      } else {
+        diagnosticsChannel.unsubscribe('http.server.request.start', enterRequest);
+        inRequest.disable();
+      }
+    }
     if (request.collectGarbage) collectGarbage();
     process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage(), gcPauses, serverTimeMs: serverTimeSummary() } });
     if (request.resetGcPauses) {

@@ -20,6 +20,7 @@ import { findFreePort, type ChildProcesses } from './system.js';
 
 export const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fakeUpstreamPath = path.join(repositoryRoot, 'bench/proxy-bench/fake-openai-upstream.ts');
+const bareProxyPath = path.join(repositoryRoot, 'bench/proxy-bench/bare-proxy.ts');
 
 const gatewayStartTimeoutMs = 120_000;
 const commandTimeoutMs = 120_000;
@@ -119,6 +120,20 @@ export async function startFakeUpstream(children: ChildProcesses, keys: { openAi
   const { child, ready } = await startFakeProcess<{ port: number }>(children, { label: 'fake upstream', scriptPath: fakeUpstreamPath, environment });
   const origin = `http://127.0.0.1:${ready.port}`;
   return { child, origin, readStats: () => fetchStats<FakeUpstreamStats>(origin) };
+}
+
+export interface BareProxyProcess {
+  child: ChildProcess;
+  pid: number;
+  /** `http://127.0.0.1:PORT`. */
+  origin: string;
+}
+
+/** Starts bench/proxy-bench/bare-proxy.ts in front of `upstreamOrigin`, sending `apiKey` as the provider key. */
+export async function startBareProxy(children: ChildProcesses, options: { upstreamOrigin: string; apiKey: string }): Promise<BareProxyProcess> {
+  const environment = { BARE_PROXY_UPSTREAM_ORIGIN: options.upstreamOrigin, BARE_PROXY_API_KEY: options.apiKey };
+  const { child, ready } = await startFakeProcess<{ port: number }>(children, { label: 'bare proxy', scriptPath: bareProxyPath, environment });
+  return { child, pid: child.pid!, origin: `http://127.0.0.1:${ready.port}` };
 }
 
 /**

@@ -7,14 +7,17 @@ import { request as httpRequest, type ClientRequest } from 'node:http';
 import { Pool } from 'undici';
 import { completionText, deltaText } from './fake-openai-upstream.js';
 
-/** The destination of chat completions: the fake upstream itself, or the gateway in front of it. */
+/**
+ * The destination of chat completions: the fake upstream itself, the bare proxy
+ * (bench/proxy-bench/bare-proxy.ts) in front of it, or the gateway in front of it.
+ */
 export interface ChatTarget {
-  label: 'direct' | 'gateway';
+  label: 'direct' | 'bare' | 'gateway';
   /** `http://127.0.0.1:PORT`. */
   origin: string;
-  /** The credential for this target (the provider key or the gateway key) and the content type. */
+  /** The credential for this target (the provider key, none for the bare proxy, or the gateway key) and the content type. */
   headers: Record<string, string>;
-  /** `gpt-4o` for the fake, `openai/gpt-4o` for the gateway. */
+  /** `gpt-4o` for the fake, `openai/gpt-4o` for the bare proxy and the gateway. */
   model: string;
 }
 
