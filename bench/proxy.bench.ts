@@ -540,7 +540,7 @@ async function measureSteadyState(
 ): Promise<SteadyState> {
   const { admin, kms } = options;
   if (admin) await sleep(statisticsSettleMs);
-  // Only this phase tells statements of requests from background ones (see ReadCountersMessage).
+  // Only this phase separates statements of requests from background ones (see ReadCountersMessage).
   const countersBefore = await gateway.readCounters({ trackRequests: true });
   const transactionsBefore = admin && (await readTransactionCount(admin.client, admin.database));
   const kmsBefore = kms?.requests.length ?? 0;

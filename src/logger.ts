@@ -74,7 +74,7 @@ export function createLogger(options: { level: string; destination?: Destination
 
 /** Bytes of log lines that standard output collects before it writes them. */
 const stdoutBufferBytes = 4096;
-/** Longest time a line waits in that buffer. */
+/** Maximum time a line waits in that buffer. */
 const stdoutFlushIntervalMs = 500;
 
 /**

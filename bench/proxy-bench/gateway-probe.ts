@@ -66,8 +66,8 @@ export interface GcPauses {
 export interface ReadCountersMessage {
   type: 'read-counters';
   /**
-   * From this read on, tells statements sent while serving an HTTP request from background ones
-   * (`otherStatements`), or stops telling them apart. Off by default, because it enables an
+   * From this read on, separates statements sent while serving an HTTP request from background
+   * ones (`otherStatements`), or stops separating them. Off by default, because it enables an
    * AsyncLocalStorage, whose hook on every promise would add to the CPU figures of the gateway.
    */
   trackRequests?: boolean;
@@ -98,8 +98,8 @@ new PerformanceObserver((list) => {
 
 // Whether the code running was started by an HTTP request. The gateway's proxy route runs outside
 // any AsyncLocalStorage of its own, so the probe enters this one when Node publishes the start of
-// a request, synchronously before the server's 'request' event: the handler and every callback and
-// promise it creates inherit it.
+// a request. Node does that synchronously before the server's 'request' event, so the handler and
+// every callback and promise it creates inherit it.
 const inRequest = new AsyncLocalStorage<true>();
 let trackingRequests = false;
 function enterRequest(): void {

@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client';
  * Counters and histograms for the per-request metrics, registered in a prom-client registry and
  * rendered by it. prom-client's own `inc()` and `observe()` hash the label set on every call, even
  * on a child bound with `labels()`, which cost a proxied request about as much as all its other
- * metrics work together. Here a caller binds a cell per label set once, and recording is an
- * addition on that cell; the label sets are read only when the registry renders a scrape.
+ * metrics work together. Here a caller binds a cell per label set once, so recording is an
+ * addition on that cell. The registry reads the label sets only when it renders a scrape.
  */
 
 type LabelValues<Name extends string> = Readonly<Record<Name, string>>;
@@ -18,7 +18,7 @@ interface Sample {
   metricName?: string;
 }
 
-/** What prom-client's registry reads from a metric: its name, help, type and samples. */
+/** The metric as prom-client's registry reads it: its name, help, type and samples. */
 interface RenderedMetric {
   name: string;
   help: string;
@@ -147,7 +147,7 @@ export class HistogramFamily<Name extends string> extends Family<Name, Histogram
     return new HistogramCell(this.#bounds);
   }
 
-  /** The cumulative buckets with their `le` bound, then `+Inf`, the sum and the count, as prom-client renders them. */
+  /** Returns the cumulative buckets with their `le` bound, then `+Inf`, the sum and the count, as prom-client renders them. */
   protected samplesOf(cell: HistogramCell, labels: LabelValues<Name>): Sample[] {
     if (cell.count === 0) return [];
     const shared = { ...labels } as Record<string, string>;

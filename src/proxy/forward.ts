@@ -260,8 +260,9 @@ function toProxyError(error: unknown, request: ForwardRequest): ProxyError | und
 }
 
 /**
- * The upstream headers that reach the client, then the gateway's own. Assigned one by one: on
- * Node 20, spreading both into one literal cost microseconds per response (see forwardRequestOf).
+ * Returns the upstream headers that reach the client, then the gateway's own. They are assigned
+ * one by one, because on Node 20 spreading both into one literal cost microseconds per response
+ * (see forwardRequestOf).
  */
 function responseHeadersOf(upstream: UpstreamResponse, request: ForwardRequest): Record<string, string> {
   const headers = forwardedResponseHeaders(upstream.headers);

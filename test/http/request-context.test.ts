@@ -14,7 +14,7 @@ async function storeAfterAwait(): Promise<unknown> {
 }
 
 describe('runWithRequestIds', () => {
-  it('keeps each request its ids after awaits, while another request ends', async () => {
+  it('keeps ids while another ends', async () => {
     const releaseFirst = deferred();
     const seen: unknown[] = [];
     const first = runWithRequestIds({ requestId: 'first' }, async () => {
@@ -31,14 +31,14 @@ describe('runWithRequestIds', () => {
     expect(seen).toEqual([{ requestId: 'second' }, { requestId: 'first' }]);
   });
 
-  it('leaves no ids behind once the last request has ended', async () => {
+  it('leaves no ids after the last', async () => {
     await runWithRequestIds({ requestId: 'only' }, async () => {
       expect(await storeAfterAwait()).toEqual({ requestId: 'only' });
     });
     expect(await storeAfterAwait()).toBeUndefined();
   });
 
-  it('ends the scope of a request that fails, and passes its error on', async () => {
+  it('ends the scope on failure', async () => {
     await expect(
       runWithRequestIds({ requestId: 'failing' }, async () => {
         await Promise.resolve();

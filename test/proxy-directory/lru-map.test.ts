@@ -24,15 +24,15 @@ describe('LruMap', () => {
   });
 
   it('moves an entry again after the newest one was deleted and set anew', () => {
-    const kept = keysAfter(['a'], (map) => {
+    const keys = keysAfter(['a'], (map) => {
       map.delete('a');
       map.set('a', 1);
       map.get('b');
     });
-    expect(kept).toEqual(['a', 'b', 'd']);
+    expect(keys).toEqual(['a', 'b', 'd']);
   });
 
-  it('moves an entry read after a clear or a deleteWhere removed the newest one', () => {
+  it('reorders after clear and deleteWhere', () => {
     const map = new LruMap<string, number>(2);
     map.set('a', 1);
     map.set('b', 2);

@@ -41,6 +41,9 @@ const providerKeyColumns: Column<ProviderKeyUsage>[] = [...providerKeyDimensions
 
 const tagColumns: Column<TagUsage>[] = [['tag', 'text', (row) => row.tag], ...sharedDimensions, ...measures];
 
+// The three upserts below write given sums directly, to seed rollups in tests. The request log
+// writer does not call them: it sums its batches in SQL through rollupUpsertSql.
+
 /** Adds `rows` to usage_hourly: each row is inserted, or added to the row of the same dimensions. */
 export async function upsertHourlyUsage(db: Kysely<Database>, rows: readonly HourlyUsage[]): Promise<void> {
   if (rows.length === 0) return;
