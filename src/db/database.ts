@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/environment.js';
 import { PgliteDialect, pgliteParsers } from './pglite-dialect.js';
+import { PreparingClient } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -41,6 +42,7 @@ export async function openDatabase(config: Config['database']): Promise<Database
 async function openPostgres(url: string, config: Config['database']): Promise<DatabaseHandle> {
   const location = describePostgresUrl(url);
   const pool = new pg.Pool({
+    Client: PreparingClient,
     connectionString: url,
     max: config.poolMax,
     connectionTimeoutMillis: config.connectTimeoutMs,

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
+import { registerPreparedStatement } from '../../db/prepared-statements.js';
 import type { Database, RequestLogsTable } from '../../db/schema.js';
 import {
   formatBooleanArray,
@@ -190,6 +191,8 @@ provider_keys_touched as (
 ${touchKeysSql('provider_keys', 'provider_key_id')}
 )
 select count(*)::integer as inserted from inserted`;
+
+registerPreparedStatement('keyroute_request_log_batch', batchStatement);
 
 /**
  * Writes a batch with its usage rollups and the `last_used_at` of its keys in one statement, and
