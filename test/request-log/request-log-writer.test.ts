@@ -491,6 +491,35 @@ describe('RequestLogWriter', () => {
     expect(logs.lines.filter((line) => line.includes(invalid.id))).toHaveLength(1);
   });
 
+  it('reports an entry rejected at enqueue when nothing else is queued', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const { writer, logs } = createWriter({ flushIntervalMs: 20 });
+    const invalid = makeEntry(keys, { occurredAt: new Date(Number.NaN) });
+    await writer.start();
+
+    writer.enqueue(invalid);
+    expect(writer.stats).toMatchObject({ dropped: 1, queued: 0 });
+    const deadline = Date.now() + 2_000;
+    while (!logs.text().includes(invalid.id) && Date.now() < deadline) await sleep(10);
+
+    const warnings = logs.lines.filter((line) => line.includes('cannot be stored'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(invalid.requestId);
+  });
+
+  it('stores the raw usage as it was at enqueue', async () => {
+    const keys = await seedOrganizationWithKeys(database.db);
+    const { writer } = createWriter();
+    const entry = makeEntry(keys, { rawUsage: { output_tokens: 3 } });
+
+    writer.enqueue(entry);
+    entry.rawUsage!.output_tokens = 99;
+    await writer.flush();
+
+    const [row] = await rowsOf(keys);
+    expect(row!.raw_usage).toEqual({ output_tokens: 3 });
+  });
+
   it('skips an entry already stored', async () => {
     const keys = await seedOrganizationWithKeys(database.db);
     const { writer } = createWriter();

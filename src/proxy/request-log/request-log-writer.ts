@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { RequestLogConfig } from '../../config/request-log.config.js';
 import type { Database } from '../../db/schema.js';
@@ -53,8 +53,10 @@ interface RejectedRow {
 /**
  * Writes request log entries to `request_logs` in batches, off the request path.
  *
- * enqueue() only appends to a bounded in-memory queue. A flush starts when a batch fills up or when
- * the flush interval passes, and writes each batch with one statement, whatever its size. The
+ * enqueue() converts the entry to its row and appends the row to a bounded in-memory queue. The row
+ * contains the raw usage as JSON text and no nested object of the request, so a queued entry gives
+ * the garbage collector fewer objects to copy while it waits. A flush starts when a batch fills up
+ * or when the flush interval passes, and writes each batch with one statement, whatever its size. The
  * statement inserts the rows, adds them to the three hourly usage rollups and moves `last_used_at`
  * of the batch's gateway keys and provider keys forward. A statement is atomic, so a batch that is
  * not written is not counted either. While PostgreSQL is unreachable, the batch stays queued and
@@ -70,7 +72,7 @@ export class RequestLogWriter {
   readonly #logger: Logger;
   readonly #config: RequestLogConfig;
 
-  readonly #queue = new RingBuffer<RequestLogEntry>();
+  readonly #queue = new RingBuffer<RequestLogRow>();
   /** The batch being written. It stays here across retries and counts toward the queue bound. */
   #batch: RequestLogRow[] = [];
   /** Number of queued entries that the running flush writes even when they do not fill a batch. */
@@ -148,7 +150,17 @@ export class RequestLogWriter {
       this.#droppedWhileFull = 0;
     }
 
-    this.#queue.push(entry);
+    let row: RequestLogRow;
+    try {
+      row = toRequestLogRow(entry);
+    } catch (error) {
+      // An invalid occurredAt or a rawUsage value that JSON.stringify rejects. Retrying cannot help.
+      this.#dropped += 1;
+      this.#rejectionCause ??= summarizeError(error);
+      this.#rejectedInBatch.push({ id: entry.id, requestId: entry.requestId });
+      return;
+    }
+    this.#queue.push(row);
     if (this.#queue.length >= this.#config.batchSize) this.#scheduleFlush();
   }
 
@@ -244,8 +256,13 @@ export class RequestLogWriter {
 
   #onFlushInterval(): void {
     // During a backoff, the retry timer starts the next attempt.
-    if (this.#retryTimer !== undefined || this.#queuedCount() === 0) return;
-    void this.flush();
+    if (this.#retryTimer !== undefined) return;
+    if (this.#queuedCount() > 0) {
+      void this.flush();
+    } else if (this.#rejectedInBatch.length > 0) {
+      // No batch follows the entries that enqueue() rejected, so the interval reports them.
+      this.#reportRejections();
+    }
   }
 
   #startDrain(): Promise<void> {
@@ -275,16 +292,7 @@ export class RequestLogWriter {
 
   /** Writes the current batch, taking a new one from the queue first if there is none. Returns false on failure. */
   async #writeNextBatch(): Promise<boolean> {
-    if (this.#batch.length === 0) {
-      this.#takeBatch();
-      // Converting the entries and building the statement are the two longest synchronous steps of
-      // a flush, so a turn of the event loop between them lets pending requests run.
-      await nextTurn();
-    }
-    if (this.#batch.length === 0) {
-      this.#reportRejections();
-      return true;
-    }
+    if (this.#batch.length === 0) this.#takeBatch();
 
     const started = performance.now();
     try {
@@ -309,18 +317,8 @@ export class RequestLogWriter {
   }
 
   #takeBatch(): void {
-    const entries = this.#queue.shiftMany(this.#config.batchSize);
-    this.#owed = Math.max(0, this.#owed - entries.length);
-    for (const entry of entries) {
-      try {
-        this.#batch.push(toRequestLogRow(entry));
-      } catch (error) {
-        // An invalid occurredAt or a rawUsage value that JSON.stringify rejects. Retrying cannot help.
-        this.#dropped += 1;
-        this.#rejectionCause ??= summarizeError(error);
-        this.#rejectedInBatch.push({ id: entry.id, requestId: entry.requestId });
-      }
-    }
+    this.#batch = this.#queue.shiftMany(this.#config.batchSize);
+    this.#owed = Math.max(0, this.#owed - this.#batch.length);
   }
 
   /**

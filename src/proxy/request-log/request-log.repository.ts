@@ -46,12 +46,15 @@ export function toRequestLogRow(entry: RequestLogEntry): RequestLogRow {
     raw_usage: entry.rawUsage === null ? null : JSON.stringify(entry.rawUsage),
     cost_micro_usd: entry.costMicroUsd,
     price_table_version: entry.priceTableVersion,
-    tags: entry.tags,
+    tags: entry.tags.length === 0 ? noTags : entry.tags,
     request_id: entry.requestId,
     client_request_id: entry.clientRequestId,
     upstream_request_id: entry.upstreamRequestId,
   };
 }
+
+/** The tags of every row without tags, which is most rows, so that a queued row needs no array of its own. */
+const noTags: string[] = Object.freeze([]) as unknown as string[];
 
 function roundOrNull(value: number | null): number | null {
   return value === null ? null : Math.round(value);
