@@ -33,8 +33,11 @@ const openAiErrorEvent = /^\s*\{\s*"error"\s*:|"object"\s*:\s*"error"/;
 export function openAiUsageReader(provider: ProviderId): (raw: unknown) => CanonicalUsage {
   if (provider === 'DEEPSEEK') return fromDeepSeekUsage;
   if (provider === 'XAI') return fromXaiUsage;
-  return (raw) => fromOpenAiUsage(raw);
+  return readOpenAiUsage;
 }
+
+/** fromOpenAiUsage with its default second argument, created once rather than per request. */
+const readOpenAiUsage = (raw: unknown): CanonicalUsage => fromOpenAiUsage(raw);
 
 /**
  * Same-format handling of OpenAI chat completion responses: usage read from the body or from the
@@ -43,37 +46,52 @@ export function openAiUsageReader(provider: ProviderId): (raw: unknown) => Canon
  * chunks keep their bytes untouched.
  */
 export function openAiHandling(provider: ProviderId, rewriter: OpenAiResponseRewriter, secrets: readonly string[]): ResponseHandling {
-  const readUsage = openAiUsageReader(provider);
-  const capture = (usage: unknown, call: ProxyCall) => {
+  return new OpenAiHandling(openAiUsageReader(provider), rewriter, secrets);
+}
+
+/** openAiHandling's handler: a class, so that a request creates one object and no closures. */
+class OpenAiHandling implements ResponseHandling {
+  readonly replacesBody: boolean;
+  readonly #readUsage: (raw: unknown) => CanonicalUsage;
+  readonly #rewriter: OpenAiResponseRewriter;
+  readonly #secrets: readonly string[];
+
+  constructor(readUsage: (raw: unknown) => CanonicalUsage, rewriter: OpenAiResponseRewriter, secrets: readonly string[]) {
+    this.replacesBody = rewriter.rewritesBody;
+    this.#readUsage = readUsage;
+    this.#rewriter = rewriter;
+    this.#secrets = secrets;
+  }
+
+  handleBody(body: Json, call: ProxyCall): Json | undefined {
+    this.#capture(body.usage, call);
+    if (!this.#rewriter.rewritesBody) return undefined;
+    this.#rewriter.rewriteBody(body);
+    return body;
+  }
+
+  handleEvent(received: SseEvent, call: ProxyCall): SseEvent | undefined {
+    if (received.data === '[DONE]') return received;
+    const event = scrubEvent(received, this.#secrets, openAiErrorEvent.test(received.data));
+    const mentionsUsage = usageObject.test(event.data);
+    if (!this.#rewriter.active && !mentionsUsage) return event;
+    let chunk: Json;
+    try {
+      chunk = JSON.parse(event.data) as Json;
+    } catch {
+      return event;
+    }
+    if (mentionsUsage) this.#capture(chunk.usage, call);
+    if (!this.#rewriter.active) return event;
+    return this.#rewriter.rewriteChunk(chunk) ? { ...event, data: JSON.stringify(chunk) } : undefined;
+  }
+
+  #capture(usage: unknown, call: ProxyCall): void {
     if (usage && typeof usage === 'object') {
-      call.usage = readUsage(usage);
+      call.usage = this.#readUsage(usage);
       call.rawUsage = usage as Json;
     }
-  };
-  return {
-    replacesBody: rewriter.rewritesBody,
-    handleBody(body, call) {
-      capture(body.usage, call);
-      if (!rewriter.rewritesBody) return undefined;
-      rewriter.rewriteBody(body);
-      return body;
-    },
-    handleEvent(received, call) {
-      if (received.data === '[DONE]') return received;
-      const event = scrubEvent(received, secrets, openAiErrorEvent.test(received.data));
-      const mentionsUsage = usageObject.test(event.data);
-      if (!rewriter.active && !mentionsUsage) return event;
-      let chunk: Json;
-      try {
-        chunk = JSON.parse(event.data) as Json;
-      } catch {
-        return event;
-      }
-      if (mentionsUsage) capture(chunk.usage, call);
-      if (!rewriter.active) return event;
-      return rewriter.rewriteChunk(chunk) ? { ...event, data: JSON.stringify(chunk) } : undefined;
-    },
-  };
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import { defaultSettings } from '../../features/provider-keys/settings.js';
 import type { Logger } from '../../logger.js';
 import type { ProxyCacheObserver } from '../../observability/cache-metrics.js';
 import type { ProviderId } from '../../providers/providers.js';
-import { hashSecret, secretPrefixes } from '../../security/secrets.js';
+import { hashSecretBase64, secretPrefixes } from '../../security/secrets.js';
 import type { ChangeListener, ChangeListenerHandlers } from './change-listener.js';
 import { CredentialCache } from './credential-cache.js';
 import { deepFreeze } from './deep-freeze.js';
@@ -198,8 +198,7 @@ export class ProxyDirectory {
   async authenticate(secret: string): Promise<AuthenticatedGatewayKey | undefined> {
     this.#assertStarted();
     if (!gatewayKeySecretPattern.test(secret)) return undefined;
-    const secretHash = hashSecret(secret);
-    const cacheKey = secretHash.toString('base64');
+    const cacheKey = hashSecretBase64(secret);
     const cached = this.#gatewayKeys.get(cacheKey);
     if (cached) {
       this.#cacheObserver?.recordLookup('gateway_key', 'hit');
@@ -213,7 +212,7 @@ export class ProxyDirectory {
 
     return this.#keyLoads.run(cacheKey, async () => {
       const generation = this.#generation;
-      const found = await findGatewayKeyBySecretHash(this.#db, secretHash);
+      const found = await findGatewayKeyBySecretHash(this.#db, Buffer.from(cacheKey, 'base64'));
       const gatewayKey = found && deepFreeze(found);
       if (generation === this.#generation) {
         if (gatewayKey) this.#gatewayKeys.set(cacheKey, gatewayKey);

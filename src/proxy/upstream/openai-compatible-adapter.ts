@@ -135,7 +135,7 @@ export function prepareOpenAiCompatibleRequest(
       clientOptions === undefined || clientOptions === null ? { include_usage: true } : { ...clientOptions, include_usage: true };
   }
 
-  const idMap = provider === 'MISTRAL' ? rewriteToolCallIds(body) : new Map<string, string>();
+  const idMap = provider === 'MISTRAL' ? rewriteToolCallIds(body) : noRestoredIds;
   return {
     body,
     clientWantsUsage,
@@ -193,7 +193,19 @@ function shortId(id: string, salt: number): string {
   return result;
 }
 
-function createRewriter(restoreIds: Map<string, string>, hideUsage: boolean): OpenAiResponseRewriter {
+const noRestoredIds: ReadonlyMap<string, string> = new Map();
+
+/** The rewriter of a response that goes out as the upstream sent it, which is most of them. */
+const unchangedResponse: OpenAiResponseRewriter = {
+  active: false,
+  rewritesBody: false,
+  rewriteBody() {},
+  rewriteChunk: () => true,
+};
+
+function createRewriter(restoreIds: ReadonlyMap<string, string>, hideUsage: boolean): OpenAiResponseRewriter {
+  // Shared, so that the common request creates no closures.
+  if (restoreIds.size === 0 && !hideUsage) return unchangedResponse;
   const restoreCalls = (calls: unknown) => {
     if (!Array.isArray(calls)) return;
     for (const call of calls as Json[]) {
