@@ -78,7 +78,7 @@ import {
   type FakeUpstreamProcess,
   type GatewayProcess,
 } from './proxy-bench/gateway-process.js';
-import type { GatewayCounters, GcPauses, ReadCountersMessage, StatementKind } from './proxy-bench/gateway-probe.js';
+import type { GatewayCounters, GatewayIntervals, GcPauses, ReadCountersMessage, StatementKind, TimeInterval } from './proxy-bench/gateway-probe.js';
 import {
   closedLoop,
   completionBody,
@@ -89,8 +89,10 @@ import {
   sendCompletion,
   sendStream,
   sequentialSamples,
+  sequentialTimedSamples,
   streamBody,
   type ChatTarget,
+  type TimedSamples,
 } from './proxy-bench/load.js';
 import { cpuDeltaMs, readCpuOfProcessesNamed, readProcessCpuMs, readRssBytes } from './proxy-bench/system.js';
 
@@ -117,6 +119,11 @@ const requestLogFlushWaitMs = 1_000 + 500;
 const statisticsSettleMs = 11_000;
 /** Maximum duration of one series of requests, such as one latency measurement or one warm-up. */
 const seriesTimeoutMs = 120_000;
+/**
+ * Wait after the gateway's latency series before its GC pauses and request-log writes are read, so
+ * that a write still running at the end of the series settles and the last `gc` entries arrive.
+ */
+const intervalSettleMs = 100;
 
 const targets = {
   addedLatencyP50Ms: 0.3,
@@ -170,6 +177,12 @@ function formatGcPauses(pauses: GcPauses): string {
   );
 }
 
+/** Formats the groups of the slowest samples as `gc only/log only/both/neither of samples`. */
+function formatSlowestOverlap(overlap: SlowestSamplesOverlap): string {
+  const groups = `${overlap.gcOnly}/${overlap.requestLogOnly}/${overlap.both}/${overlap.neither} of ${overlap.samples}`;
+  return overlap.droppedIntervals > 0 ? `${groups} (${overlap.droppedIntervals} intervals dropped)` : groups;
+}
+
 /** Formats one figure of each target as `direct/bare/gateway`. */
 function formatPerTarget(values: Record<ChatTarget['label'], number>, fractionDigits: number): string {
   return `${values.direct.toFixed(fractionDigits)}/${values.bare.toFixed(fractionDigits)}/${values.gateway.toFixed(fractionDigits)}`;
@@ -179,7 +192,7 @@ function formatPerTarget(values: Record<ChatTarget['label'], number>, fractionDi
 // Child processes
 
 interface Gateway extends GatewayProcess {
-  readCounters(options?: Pick<ReadCountersMessage, 'collectGarbage' | 'resetGcPauses' | 'trackRequests'>): Promise<GatewayCounters>;
+  readCounters(options?: Pick<ReadCountersMessage, 'collectGarbage' | 'resetGcPauses' | 'trackRequests' | 'readIntervals'>): Promise<GatewayCounters>;
 }
 
 /** Node flags for every gateway process, from --gateway-node-option. */
@@ -205,6 +218,7 @@ async function startGateway(options: { environment: Record<string, string>; logP
         collectGarbage: readOptions.collectGarbage ?? false,
         resetGcPauses: readOptions.resetGcPauses ?? false,
         ...(readOptions.trackRequests !== undefined && { trackRequests: readOptions.trackRequests }),
+        ...(readOptions.readIntervals && { readIntervals: true }),
       };
       return requestOverIpc(
         gateway.child,
@@ -343,14 +357,73 @@ interface RoundResult {
   gatewayGcPauses: GcPauses;
   /** Time inside the gateway per request in the same series, from the probe. */
   gatewayServerTimeMs: GatewayCounters['serverTimeMs'];
+  /** Overlap of the slowest requests of the gateway's latency series with its GC pauses and request-log writes. */
+  gatewaySlowest: SlowestSamplesOverlap;
+  /** Request-log writes that overlapped the gateway's latency series (warm-up excluded). */
+  gatewayRequestLogWrites: { count: number; medianMs: number; maxMs: number };
 }
 
-async function measureLatency(target: ChatTarget): Promise<number[]> {
+/**
+ * Samples of a latency series at or above its p99, in four disjoint groups by what each request's
+ * time overlapped: only GC pauses, only request-log writes, both, or neither.
+ */
+interface SlowestSamplesOverlap {
+  samples: number;
+  gcOnly: number;
+  requestLogOnly: number;
+  both: number;
+  neither: number;
+  /** Intervals that the probe did not record because its list was full, so the groups may be wrong. */
+  droppedIntervals: number;
+}
+
+function overlapsAny(startedAt: number, durationMs: number, intervals: readonly TimeInterval[]): boolean {
+  const endsAt = startedAt + durationMs;
+  return intervals.some((interval) => interval.startedAt < endsAt && interval.startedAt + interval.durationMs > startedAt);
+}
+
+/**
+ * Sorts the samples at or above `p99Ms` by their overlap with the gateway's GC pauses and
+ * request-log writes. NOTE: the sample times come from this process and the intervals from the
+ * gateway. Both use performance.timeOrigin (the system clock when the process began) plus the
+ * monotonic performance.now(), so they disagree if the system clock was stepped between the two starts.
+ */
+function overlapSlowestSamples(samples: TimedSamples, p99Ms: number, intervals: GatewayIntervals): SlowestSamplesOverlap {
+  const result: SlowestSamplesOverlap = { samples: 0, gcOnly: 0, requestLogOnly: 0, both: 0, neither: 0, droppedIntervals: intervals.dropped };
+  samples.durations.forEach((durationMs, index) => {
+    if (durationMs < p99Ms) return;
+    const startedAt = samples.startTimes[index]!;
+    const inGcPause = overlapsAny(startedAt, durationMs, intervals.gcPauses);
+    const inRequestLogWrite = overlapsAny(startedAt, durationMs, intervals.requestLogWrites);
+    result.samples += 1;
+    if (inGcPause && inRequestLogWrite) result.both += 1;
+    else if (inGcPause) result.gcOnly += 1;
+    else if (inRequestLogWrite) result.requestLogOnly += 1;
+    else result.neither += 1;
+  });
+  return result;
+}
+
+/** Counts the request-log writes that overlapped the series, with their median and max duration. */
+function summarizeRequestLogWrites(samples: TimedSamples, writes: readonly TimeInterval[]): RoundResult['gatewayRequestLogWrites'] {
+  const last = samples.durations.length - 1;
+  const seriesStart = samples.startTimes[0]!;
+  const seriesEnd = samples.startTimes[last]! + samples.durations[last]!;
+  const durations = writes
+    .filter((write) => write.startedAt < seriesEnd && write.startedAt + write.durationMs > seriesStart)
+    .map((write) => write.durationMs);
+  if (durations.length === 0) return { count: 0, medianMs: 0, maxMs: 0 };
+  return { count: durations.length, medianMs: median(durations), maxMs: Math.max(...durations) };
+}
+
+/** Sends the latency series after its warm-up and returns the samples in the order sent and their durations in ascending order. */
+async function measureLatency(target: ChatTarget): Promise<{ samples: TimedSamples; sortedMs: number[] }> {
   const pool = openPool(target, 1);
   try {
     const body = completionBody(target);
     await sequentialSamples(latency.warmUpRequests, seriesTimeoutMs, () => sendCompletion(pool, target, body));
-    return await sequentialSamples(latency.requests, seriesTimeoutMs, () => sendCompletion(pool, target, body));
+    const samples = await sequentialTimedSamples(latency.requests, seriesTimeoutMs, () => sendCompletion(pool, target, body));
+    return { samples, sortedMs: [...samples.durations].sort((a, b) => a - b) };
   } finally {
     await pool.close();
   }
@@ -447,18 +520,24 @@ async function runRound(
     postgresAllCpuPerRequestUs: 0,
     gatewayGcPauses: { count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0, minorMs: 0, minorCount: 0 },
     gatewayServerTimeMs: { count: 0, p50: 0, p99: 0, max: 0 },
+    gatewaySlowest: { samples: 0, gcOnly: 0, requestLogOnly: 0, both: 0, neither: 0, droppedIntervals: 0 },
+    gatewayRequestLogWrites: { count: 0, medianMs: 0, maxMs: 0 },
   };
 
   for (const target of order) {
     if (target.label === 'gateway') await gatewayProcess.readCounters({ resetGcPauses: true });
-    const samples = await measureLatency(target);
+    const { samples, sortedMs } = await measureLatency(target);
+    result.latencyP50[target.label] = percentile(sortedMs, 0.5);
+    result.latencyP99[target.label] = percentile(sortedMs, 0.99);
     if (target.label === 'gateway') {
-      const counters = await gatewayProcess.readCounters();
+      await sleep(intervalSettleMs);
+      const counters = await gatewayProcess.readCounters({ readIntervals: true });
       result.gatewayGcPauses = counters.gcPauses;
       result.gatewayServerTimeMs = counters.serverTimeMs;
+      if (!counters.intervals) throw new Error('The gateway probe\'s reply is missing `intervals`, the GC pauses and request-log writes that readIntervals requests');
+      result.gatewaySlowest = overlapSlowestSamples(samples, result.latencyP99.gateway, counters.intervals);
+      result.gatewayRequestLogWrites = summarizeRequestLogWrites(samples, counters.intervals.requestLogWrites);
     }
-    result.latencyP50[target.label] = percentile(samples, 0.5);
-    result.latencyP99[target.label] = percentile(samples, 0.99);
   }
   for (const target of order) {
     const samples = await measureTimeToFirstByte(target);
@@ -788,7 +867,21 @@ function formatReport(report: Report): string {
   ];
 
   const roundRows = [
-    ['round', 'order', 'load1', 'p50 d/b/g ms', 'p99 d/b/g ms', 'TTFB p50 d/b/g ms', 'TTFB p99 d/b/g ms', 'req/s d/b/g', 'CPU/req b/g', 'PG CPU/req bench/all', 'gateway GC pauses (>= 1 ms) / total / max, minor'],
+    [
+      'round',
+      'order',
+      'load1',
+      'p50 d/b/g ms',
+      'p99 d/b/g ms',
+      'TTFB p50 d/b/g ms',
+      'TTFB p99 d/b/g ms',
+      'req/s d/b/g',
+      'CPU/req b/g',
+      'PG CPU/req bench/all',
+      'gateway GC pauses (>= 1 ms) / total / max, minor',
+      'slowest 1%: gc/log/both/neither',
+      'request-log writes / p50 / max ms',
+    ],
     ...rounds.map((round, index) => [
       String(index + 1),
       round.order.map((label) => label[0]).join(' '),
@@ -801,6 +894,8 @@ function formatReport(report: Report): string {
       `${us(round.bareCpuPerRequestUs)}/${us(round.gatewayCpuPerRequestUs)}`,
       `${us(round.postgresBenchCpuPerRequestUs)}/${us(round.postgresAllCpuPerRequestUs)}`,
       formatGcPauses(round.gatewayGcPauses),
+      formatSlowestOverlap(round.gatewaySlowest),
+      `${round.gatewayRequestLogWrites.count} / ${round.gatewayRequestLogWrites.medianMs.toFixed(1)} / ${round.gatewayRequestLogWrites.maxMs.toFixed(1)}`,
     ]),
   ];
 
@@ -839,6 +934,8 @@ function formatReport(report: Report): string {
     `- Latency: ${latency.requests} sequential non-streamed chat completions per target and round on 1 kept-alive connection (undici Pool) after ${latency.warmUpRequests} of warm-up;`,
     '  time from the request to the end of the response body; "added" is the bare proxy or gateway percentile minus the direct percentile of the same round.',
     '  The gateway\'s GC pauses in that series (warm-up included) come from a PerformanceObserver of `gc` entries in the probe.',
+    `  "slowest 1%" takes the gateway's samples at or above its p99 (at least ${latency.requests - Math.ceil(0.99 * latency.requests) + 1} of ${latency.requests}) and counts those whose time overlapped only a GC pause, only a request-log write,`,
+    '  both, or neither. The probe times each request-log write from pg.Client#query to the settling of its promise; the writes column counts those that overlapped the series.',
     `- Time to first byte: ${timeToFirstByte.requests} streams (stream: true, include_usage, ${timeToFirstByte.deltaCount} deltas) per target and round on 1 connection, after ${timeToFirstByte.warmUpRequests} of warm-up;`,
     '  time from the request to the first body byte, which carries the first event.',
     `- Throughput: ${throughput.connections} connections in a closed loop for ${throughput.durationMs / 1000} s (at most ${throughput.maxRequests} requests) after ${throughput.warmUpRequests} of warm-up.`,

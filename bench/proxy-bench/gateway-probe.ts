@@ -4,12 +4,13 @@
  * the `pg` client, by kind, and every call of the key backends. The gateway needs an IPC channel
  * (spawn with stdio 'ipc'): on a ReadCountersMessage this module sends back a GatewayCounters
  * snapshot with the process's memory usage, after a full garbage collection if the message requests
- * one. When the channel disconnects because
- * the benchmark died, it sends SIGTERM to its own process, so that no gateway outlives the benchmark.
+ * one, and with the recorded GC pauses and request-log writes if it requests those. When the channel
+ * disconnects because the benchmark died, it sends SIGTERM to its own process, so that no gateway outlives the benchmark.
  *
  * The counting wraps `pg.Client.prototype.query` and the prototypes of KeyringKeyBackend and
  * KmsKeyBackend. Its cost is a string test per statement and a counter per call, which a proxied
- * request does not pay at steady state when it sends no statement.
+ * request does not pay at steady state when it sends no statement. Each request-log write also
+ * costs two clock reads and a promise handler, and each GC pause one entry in a preallocated list.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -50,6 +51,30 @@ export interface GatewayCounters {
    * from one outside it (the network, the other processes).
    */
   serverTimeMs: { count: number; p50: number; p99: number; max: number };
+  /** GC pauses and request-log writes since the same reset; present when the message sets `readIntervals`. */
+  intervals?: GatewayIntervals;
+}
+
+/**
+ * A span of time in milliseconds. `startedAt` is performance.timeOrigin + performance.now(), which
+ * processes on the same machine share (milliseconds since the Unix epoch).
+ */
+export interface TimeInterval {
+  startedAt: number;
+  durationMs: number;
+}
+
+export interface GatewayIntervals {
+  /** Garbage collection pauses, from the `gc` entries of a PerformanceObserver. */
+  gcPauses: TimeInterval[];
+  /**
+   * Statements of kind 'request-log write' sent as promise-style queries, from the call of
+   * `query()` to the settling of its promise. The time includes waiting for the client, the round
+   * trip and the work of PostgreSQL.
+   */
+  requestLogWrites: TimeInterval[];
+  /** Intervals not recorded because their list was full (maxIntervals). */
+  dropped: number;
 }
 
 export interface GcPauses {
@@ -73,18 +98,64 @@ export interface ReadCountersMessage {
   trackRequests?: boolean;
   /** Runs a full garbage collection first, so that `memory.heapUsed` counts live objects only. */
   collectGarbage?: boolean;
-  /** Starts counting garbage collection pauses from zero after this read. */
+  /**
+   * Starts counting garbage collection pauses from zero after this read, and clears the recorded
+   * intervals of GC pauses and request-log writes.
+   */
   resetGcPauses?: boolean;
+  /** Adds the recorded intervals of GC pauses and request-log writes to the reply (`intervals`). */
+  readIntervals?: boolean;
 }
 
 // Makes gc() available without starting the gateway with --expose-gc.
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
 
+/**
+ * Capacity of each interval list. A list keeps the first intervals after a reset, so the latency
+ * series that follows a reset is recorded in full unless it has more GC pauses or writes than this.
+ */
+const maxIntervals = 10_000;
+
+/**
+ * Time intervals in two preallocated typed arrays (160 KB per list, outside the JS heap), so that recording
+ * one allocates nothing and the memory figures of the benchmark do not change with the count.
+ * Keeps the first `maxIntervals` after a clear and counts the rest as dropped.
+ */
+class IntervalList {
+  readonly #startedAt = new Float64Array(maxIntervals);
+  readonly #durationsMs = new Float64Array(maxIntervals);
+  #length = 0;
+  dropped = 0;
+
+  record(startedAt: number, durationMs: number): void {
+    if (this.#length === maxIntervals) {
+      this.dropped += 1;
+      return;
+    }
+    this.#startedAt[this.#length] = startedAt;
+    this.#durationsMs[this.#length] = durationMs;
+    this.#length += 1;
+  }
+
+  read(): TimeInterval[] {
+    return Array.from({ length: this.#length }, (_, index) => ({ startedAt: this.#startedAt[index]!, durationMs: this.#durationsMs[index]! }));
+  }
+
+  clear(): void {
+    this.#length = 0;
+    this.dropped = 0;
+  }
+}
+
+const gcPauseIntervals = new IntervalList();
+const requestLogWriteIntervals = new IntervalList();
+
 const emptyGcPauses = (): GcPauses => ({ count: 0, totalMs: 0, maxMs: 0, atLeast1Ms: 0, minorMs: 0, minorCount: 0 });
 let gcPauses = emptyGcPauses();
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
+    gcPauseIntervals.record(performance.timeOrigin + entry.startTime, entry.duration);
     gcPauses.count += 1;
     gcPauses.totalMs += entry.duration;
     gcPauses.maxMs = Math.max(gcPauses.maxMs, entry.duration);
@@ -152,14 +223,16 @@ function classify(text: string): StatementKind {
   return 'other';
 }
 
-function recordStatement(text: string): void {
+/** Counts a statement by kind and returns the kind. */
+function recordStatement(text: string): StatementKind {
   const kind = classify(text);
   counters.statements[kind] += 1;
-  if (kind !== 'other') return;
+  if (kind !== 'other') return kind;
   const key = text.trim().replace(/\s+/g, ' ').slice(0, 120);
   const entry = (counters.otherStatements[key] ??= { inRequest: 0, background: 0 });
   if (inRequest.getStore()) entry.inRequest += 1;
   else entry.background += 1;
+  return kind;
 }
 
 function statementText(config: unknown): string {
@@ -173,8 +246,20 @@ function statementText(config: unknown): string {
 type QueryFunction = (this: pg.Client, ...args: unknown[]) => unknown;
 const originalQuery = pg.Client.prototype.query as unknown as QueryFunction;
 (pg.Client.prototype as unknown as { query: QueryFunction }).query = function query(this: pg.Client, ...args: unknown[]) {
-  recordStatement(statementText(args[0]));
-  return originalQuery.apply(this, args);
+  const kind = recordStatement(statementText(args[0]));
+  if (kind !== 'request-log write') return originalQuery.apply(this, args);
+
+  const sentAt = performance.now();
+  const result = originalQuery.apply(this, args);
+  // A call with a callback returns undefined and a submittable returns itself, so only a promise is
+  // timed. The handlers go on a branch of it and the caller gets the same promise, with the same
+  // value or rejection. NOTE: the branch marks a rejection as handled, so one that the caller never
+  // handles no longer raises 'unhandledRejection'. The request log writer awaits each query.
+  if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+    const recordWrite = () => requestLogWriteIntervals.record(performance.timeOrigin + sentAt, performance.now() - sentAt);
+    (result as PromiseLike<unknown>).then(recordWrite, recordWrite);
+  }
+  return result;
 };
 
 function countCalls(prototype: object, kind: string, methods: string[]): void {
@@ -206,10 +291,20 @@ if (process.send) {
       }
     }
     if (request.collectGarbage) collectGarbage();
-    process.send?.({ type: 'counters', counters: { ...counters, memory: process.memoryUsage(), gcPauses, serverTimeMs: serverTimeSummary() } });
+    const intervals: GatewayIntervals | undefined = request.readIntervals
+      ? {
+          gcPauses: gcPauseIntervals.read(),
+          requestLogWrites: requestLogWriteIntervals.read(),
+          dropped: gcPauseIntervals.dropped + requestLogWriteIntervals.dropped,
+        }
+      : undefined;
+    const reply: GatewayCounters = { ...counters, memory: process.memoryUsage(), gcPauses, serverTimeMs: serverTimeSummary(), ...(intervals && { intervals }) };
+    process.send?.({ type: 'counters', counters: reply });
     if (request.resetGcPauses) {
       gcPauses = emptyGcPauses();
       serverTimes.reset();
+      gcPauseIntervals.clear();
+      requestLogWriteIntervals.clear();
     }
   });
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));

@@ -1,7 +1,7 @@
 /**
  * Load generation of bench/proxy.bench.ts: chat completion requests over kept-alive undici pools,
  * with every response checked, and slow-reading streaming clients. Times are milliseconds from
- * performance.now().
+ * performance.now(), except the start times of TimedSamples.
  */
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { Pool } from 'undici';
@@ -100,20 +100,44 @@ export async function sendStream(pool: Pool, target: ChatTarget, body: string): 
   return firstByteAt - started;
 }
 
+/** Requests of a series in the order sent, in milliseconds. */
+export interface TimedSamples {
+  /**
+   * performance.timeOrigin + performance.now() just before each request: milliseconds since the
+   * Unix epoch, on a clock that other processes on this machine share.
+   */
+  startTimes: number[];
+  /** The time that `send` returned for each request. */
+  durations: number[];
+}
+
+/**
+ * Sends `count` requests one after another and returns when each started and how long it took.
+ * Throws when they take longer than `maxDurationMs` in total.
+ */
+export async function sequentialTimedSamples(count: number, maxDurationMs: number, send: () => Promise<number>): Promise<TimedSamples> {
+  const startTimes: number[] = [];
+  const durations: number[] = [];
+  const deadline = performance.now() + maxDurationMs;
+  for (let index = 0; index < count; index += 1) {
+    // The deadline check's clock reading doubles as the start time, so timing adds no clock read.
+    const startedAt = performance.now();
+    if (startedAt > deadline) {
+      throw new Error(`${count} sequential requests did not complete within ${maxDurationMs} ms (${index} did); the target may be stalled`);
+    }
+    startTimes.push(performance.timeOrigin + startedAt);
+    durations.push(await send());
+  }
+  return { startTimes, durations };
+}
+
 /**
  * Sends `count` requests one after another and returns their times in ascending order. Throws
  * when they take longer than `maxDurationMs` in total.
  */
 export async function sequentialSamples(count: number, maxDurationMs: number, send: () => Promise<number>): Promise<number[]> {
-  const samples: number[] = [];
-  const deadline = performance.now() + maxDurationMs;
-  for (let index = 0; index < count; index += 1) {
-    if (performance.now() > deadline) {
-      throw new Error(`${count} sequential requests did not complete within ${maxDurationMs} ms (${index} did); the target may be stalled`);
-    }
-    samples.push(await send());
-  }
-  return samples.sort((a, b) => a - b);
+  const { durations } = await sequentialTimedSamples(count, maxDurationMs, send);
+  return durations.sort((a, b) => a - b);
 }
 
 /**
