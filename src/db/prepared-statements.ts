@@ -19,7 +19,12 @@ export function registerPreparedStatement(name: string, text: string): void {
   preparedStatementNames.set(text, name);
 }
 
-/** A pg client that sends the registered statements by name, so that PostgreSQL keeps their plans. */
+/**
+ * A pg client that sends the registered statements by name, so that PostgreSQL keeps their plans.
+ * NOTE: pg remembers per connection which names it prepared. A server session that forgets them
+ * (DISCARD ALL, or a pooler in transaction mode) makes each execution on that connection fail
+ * with SQLSTATE 26000, and a query error does not make the pool replace the connection.
+ */
 export class PreparingClient extends pg.Client {
   // Kysely calls query(text, parameters) and awaits the promise. Every other form passes through.
   override query(...args: unknown[]): never {
