@@ -215,6 +215,8 @@ export class RequestLogWriter {
     const completed = await Promise.race([written, timedOut]);
     deadline.abort();
     this.#state = 'stopped';
+    // Entries rejected at enqueue() since the last batch, which no batch reports now.
+    if (this.#rejectedInBatch.length > 0) this.#reportRejections();
 
     const unwritten = this.#queuedCount();
     if (!completed && unwritten > 0) {

@@ -16,8 +16,10 @@ import { rollupUpsertSql } from './usage-rollup.repository.js';
 export type RequestLogRow = Insertable<RequestLogsTable> & { occurred_at: Date };
 
 /**
- * Maps an entry to its row. Throws a TypeError when occurredAt is an invalid Date, or when rawUsage
- * cannot be serialized as JSON, such as an object with a cycle or a BigInt value.
+ * Maps an entry to its row, which shares no object with the entry: later changes to the entry do
+ * not reach it. Throws a TypeError when occurredAt is an invalid Date, or when rawUsage cannot be
+ * serialized as JSON, such as an object with a cycle or a BigInt value. The message names neither
+ * the keys nor the values of rawUsage.
  */
 export function toRequestLogRow(entry: RequestLogEntry): RequestLogRow {
   if (Number.isNaN(entry.occurredAt.getTime())) throw new TypeError('occurredAt is an invalid Date');
@@ -43,14 +45,23 @@ export function toRequestLogRow(entry: RequestLogEntry): RequestLogRow {
     cache_write_tokens: entry.cacheWriteTokens,
     output_tokens: entry.outputTokens,
     reasoning_tokens: entry.reasoningTokens,
-    raw_usage: entry.rawUsage === null ? null : JSON.stringify(entry.rawUsage),
+    raw_usage: entry.rawUsage === null ? null : rawUsageJson(entry.rawUsage),
     cost_micro_usd: entry.costMicroUsd,
     price_table_version: entry.priceTableVersion,
-    tags: entry.tags.length === 0 ? noTags : entry.tags,
+    tags: entry.tags.length === 0 ? noTags : entry.tags.slice(),
     request_id: entry.requestId,
     client_request_id: entry.clientRequestId,
     upstream_request_id: entry.upstreamRequestId,
   };
+}
+
+function rawUsageJson(rawUsage: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(rawUsage);
+  } catch {
+    // V8's message quotes the keys on a cycle's path, and the usage comes from the upstream.
+    throw new TypeError('rawUsage cannot be serialized as JSON: it contains a cycle or a BigInt value');
+  }
 }
 
 /** The tags of every row without tags, which is most rows, so that a queued row needs no array of its own. */
