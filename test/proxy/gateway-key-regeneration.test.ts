@@ -23,7 +23,7 @@ async function modelsStatus(server: InProcessServer, secret: string): Promise<nu
   return response.status;
 }
 
-/** Polls until `server` answers `status` for `secret`, and returns the elapsed milliseconds. */
+/** Polls until `server` returns `status` for `secret`, and returns the elapsed milliseconds. */
 async function millisecondsUntilStatus(server: InProcessServer, secret: string, status: number): Promise<number> {
   const started = Date.now();
   while ((await modelsStatus(server, secret)) !== status) {

@@ -111,14 +111,24 @@ describe('Mistral tool call ids', () => {
   });
 });
 
-/** An OpenAI upstream that sends canned bytes, so that a test can compare what the client receives. */
+/**
+ * An upstream for every OpenAI-compatible provider that sends canned bytes, so that a test can
+ * compare what the client receives. It returns 401 unless the request carries the provider key of
+ * the provider whose real host it names.
+ */
 class CannedUpstream {
   readonly server: Server;
   completeBody = '';
   streamEvents: string[] = [];
 
-  constructor() {
+  constructor(authorizationByHost: ReadonlyMap<string, string>) {
     this.server = createServer((request, response) => {
+      const expected = authorizationByHost.get(request.headers.host ?? '');
+      if (expected === undefined || request.headers.authorization !== expected) {
+        response.writeHead(401, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { message: `unexpected credential for host ${request.headers.host}` } }));
+        return;
+      }
       let raw = '';
       request.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
       request.on('end', () => {
@@ -145,21 +155,28 @@ class CannedUpstream {
 }
 
 describe('responses that need no rewrite', () => {
-  const canned = new CannedUpstream();
+  const origins: Record<Provider, string> = {
+    OPENAI: 'https://api.openai.com',
+    MISTRAL: 'https://api.mistral.ai',
+    DEEPSEEK: 'https://api.deepseek.com',
+    XAI: 'https://api.x.ai',
+    ZAI: 'https://api.z.ai',
+  };
+  let canned: CannedUpstream;
   let server: InProcessServer;
   let key: CreatedGatewayKey;
 
   beforeAll(async () => {
+    const providers = Object.keys(origins) as Provider[];
+    canned = new CannedUpstream(new Map(providers.map((provider) => [new URL(origins[provider]).host, `Bearer ${context.secrets[provider]}`])));
     const address = await canned.listen();
-    const overrides = ['https://api.openai.com', 'https://api.deepseek.com', 'https://api.x.ai', 'https://api.mistral.ai', 'https://api.z.ai']
-      .map((origin) => `${origin}=${address}`)
-      .join(',');
+    const overrides = providers.map((provider) => `${origins[provider]}=${address}`).join(',');
     server = await context.startServer({ UPSTREAM_OVERRIDES: overrides });
     ({ gatewayKey: key } = await createTenant({ server, secrets: context.secrets }, ['OPENAI', 'MISTRAL', 'DEEPSEEK', 'XAI', 'ZAI']));
   });
 
   afterAll(async () => {
-    await canned.close();
+    await canned?.close();
   });
 
   // Spacing, key order and \u escapes that a parse and stringify would change.

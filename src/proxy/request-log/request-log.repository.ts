@@ -22,10 +22,11 @@ export type RequestLogRow = Insertable<RequestLogsTable> & { occurred_at: Date }
  * the keys nor the values of rawUsage.
  */
 export function toRequestLogRow(entry: RequestLogEntry): RequestLogRow {
-  if (Number.isNaN(entry.occurredAt.getTime())) throw new TypeError('occurredAt is an invalid Date');
+  const occurredAt = entry.occurredAt.getTime();
+  if (Number.isNaN(occurredAt)) throw new TypeError('occurredAt is an invalid Date');
   return {
     id: entry.id,
-    occurred_at: entry.occurredAt,
+    occurred_at: new Date(occurredAt),
     organization_id: entry.organizationId,
     gateway_key_id: entry.gatewayKeyId,
     provider_key_id: entry.providerKeyId,
